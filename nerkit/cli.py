@@ -1,0 +1,127 @@
+"""`nerkit` command line: parse arguments, then call a plain function. Heavy imports stay inside the
+commands so `nerkit --help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def train_command(args) -> int:
+    from .config import load_recipe
+    from .train import run
+
+    run(load_recipe(args.recipe, args.overrides))
+    return 0
+
+
+def predict_command(args) -> int:
+    from .documents import default_format, read_documents, show, write_conll, write_jsonl
+    from .predict import load
+
+    if args.texts:
+        texts = args.texts
+    elif args.input:
+        with open(args.input, "rb") as stream:
+            texts = read_documents(stream, args.input, args.text_field, args.skip_invalid)
+    else:
+        texts = read_documents(sys.stdin.buffer, "<stdin>", args.text_field, args.skip_invalid)
+    tagger = load(args.model, device=args.device, batch_size=args.batch_size, precision=args.precision)
+    results = tagger.predict(texts, progress=bool(args.input))
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        fmt = args.format or default_format(out)
+        {"jsonl": write_jsonl, "conll": write_conll}.get(fmt, lambda r, o: show(r))(results, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def evaluate_command(args) -> int:
+    from .config import DataConfig
+    from .evaluate import evaluate, format_errors
+    from .metrics import format_table
+
+    cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
+                     tokens_field=args.tokens_field, tags_field=args.tags_field)
+    report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
+                      device=args.device, batch_size=args.batch_size)
+    print(format_table({args.split: report}))
+    print(format_errors(report["errors"]))
+    return 0
+
+
+def push_command(args) -> int:
+    from .hub import push
+
+    push(args.run, args.model_id, private=args.private, revision=args.revision, merged=args.merged)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nerkit", description="Named-entity recognition on the Hugging Face stack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="fine-tune from a YAML recipe")
+    train.add_argument("recipe")
+    train.add_argument("overrides", nargs="*", help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
+    train.set_defaults(func=train_command)
+
+    predict = commands.add_parser("predict", help="tag entities in raw text")
+    predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
+    predict.add_argument("texts", nargs="*", help="documents; without them --input or stdin is read")
+    predict.add_argument("--input", help="one document per line, or JSON Lines with --text-field")
+    predict.add_argument("--text-field", help="JSON Lines input: the field holding the text")
+    predict.add_argument("--output", help="write here instead of stdout")
+    predict.add_argument("--format", choices=["jsonl", "conll", "pretty"], help="default: pretty on a terminal, else jsonl")
+    predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
+    _inference_options(predict)
+    predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                         help="auto: bf16 where the hardware supports it natively")
+    predict.set_defaults(func=predict_command)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on a labelled file")
+    evaluate.add_argument("model")
+    evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file")
+    evaluate.add_argument("--split", default="test", help="name used in the report")
+    evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
+    evaluate.add_argument("--mode", default="default", choices=["default", "strict"])
+    evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet"])
+    evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bilou", "io"])
+    evaluate.add_argument("--tag-column", type=int, default=-1)
+    evaluate.add_argument("--tokens-field", default="tokens")
+    evaluate.add_argument("--tags-field", default="tags")
+    _inference_options(evaluate)
+    evaluate.set_defaults(func=evaluate_command)
+
+    push = commands.add_parser("push", help="push a finished run to the Hugging Face Hub")
+    push.add_argument("run")
+    push.add_argument("--model-id", required=True)
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--revision", help="branch to push to")
+    push.add_argument("--merged", action="store_true", help="push the merged model of a LoRA run")
+    push.set_defaults(func=push_command)
+    return parser
+
+
+def _inference_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except Exception as err:
+        if not (type(err).__module__.startswith("nerkit.") or isinstance(err, FileNotFoundError)):
+            raise
+        print(f"nerkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

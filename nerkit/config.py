@@ -1,0 +1,230 @@
+"""The recipe: typed dataclasses loaded from YAML, with dotted command-line overrides.
+
+    recipe = load_recipe("recipes/conll03.yaml", ["training.learning_rate=3e-5", "lora.r=8"])
+
+Every field carries `help` metadata. Unknown keys are errors that name the key and list the valid
+ones. The `training` section is passed as-is to `transformers.TrainingArguments`, so every Trainer
+option works; its keys are checked against TrainingArguments' fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used: unknown key, wrong type, missing value."""
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
+    if "default_factory" in kwargs:
+        return field(metadata={"help": text}, **kwargs)
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
+    revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
+
+
+@dataclass
+class DataConfig:
+    dataset: str | None = _help("Hub dataset name (parquet/arrow, e.g. `eriktks/conll2003`).", None)
+    dataset_config: str | None = _help("Hub dataset configuration name.", None)
+    train: str | None = _help("Local training file (CoNLL columns, .jsonl, .json or .parquet).", None)
+    validation: str | None = _help("Local validation file.", None)
+    test: str | None = _help("Local test file.", None)
+    format: str = _help("auto (from the suffix) | conll | jsonl | json | parquet.", "auto")
+    tag_column: int = _help("CoNLL files: index of the tag column (negative counts from the end).", -1)
+    tokens_field: str = _help("JSON-like files and Hub datasets: the column with the words.", "tokens")
+    tags_field: str = _help("JSON-like files and Hub datasets: the column with the tags.", "tags")
+    document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None)
+    scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bilou | io. Training uses IOB2.", "auto")
+    max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
+    stride: int = _help("Sub-tokens shared by neighbouring windows of a long sentence.", 32)
+    label_all_tokens: bool = _help("Train on every sub-token (continuations of B- become I-); eval stays per word.", False)
+    context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence")
+    context_size: int = _help("With `context: document`: sub-tokens of context on each side.", 64)
+
+
+@dataclass
+class EvalConfig:
+    mode: str = _help("seqeval mode: default (conlleval-compatible) | strict (IOB2 strict).", "default")
+    splits: list[str] = _help("Splits scored after training and written to metrics.json.", default_factory=lambda: ["validation", "test"])
+    early_stopping_patience: int | None = _help("Stop after this many evaluations without dev-F1 gain.", None)
+
+
+@dataclass
+class LoraConfig:
+    r: int = _help("LoRA rank.", 16)
+    alpha: int = _help("LoRA scaling alpha.", 32)
+    dropout: float = _help("Dropout on the LoRA path.", 0.1)
+    target_modules: list[str] | None = _help("Module names to adapt; default chosen per architecture.", None)
+    merge: bool = _help("Also write a merged full model to `<output_dir>/merged`.", False)
+
+
+@dataclass
+class HubConfig:
+    push: bool = _help("Push the final model to the Hub after training.", False)
+    model_id: str | None = _help("Hub repository id, e.g. `my-org/bert-base-cased-conll03`.", None)
+    private: bool = _help("Create the repository as private.", False)
+    revision: str | None = _help("Branch to push to.", None)
+    license: str | None = _help("License written into the model card.", None)
+
+
+@dataclass
+class Recipe:
+    model: ModelConfig
+    data: DataConfig = _help("Where the data comes from and how it is encoded.", default_factory=DataConfig)
+    eval: EvalConfig = _help("How models are scored.", default_factory=EvalConfig)
+    training: dict[str, Any] = _help("Keyword arguments of transformers.TrainingArguments.", default_factory=dict)
+    lora: LoraConfig | None = _help("LoRA through PEFT; absent or null means full fine-tuning.", None)
+    hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
+
+    @property
+    def output_dir(self) -> str:
+        return self.training.get("output_dir", "runs/nerkit")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# PyYAML follows YAML 1.1, where `3e-5` is a string; accept the YAML 1.2 float forms people write.
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read a YAML recipe (or start empty), apply `a.b=value` overrides, and type-check everything."""
+    raw: dict[str, Any] = {}
+    source = "overrides"
+    if path is not None:
+        source = str(path)
+        if not Path(path).is_file():
+            raise RecipeError(f"recipe file not found: {path}")
+        raw = parse_yaml(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise RecipeError(f"{path}: a recipe is a YAML mapping of sections, got {type(raw).__name__}")
+    for item in overrides:
+        _apply_override(raw, item)
+    return recipe_from_dict(raw, source)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
+    recipe = _build(Recipe, raw, prefix="", source=source)
+    _check_training_keys(recipe.training, source)
+    return recipe
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise RecipeError(f"override {item!r} is not of the form section.key=value")
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            raise RecipeError(f"override {item!r}: {part!r} is not a section")
+    node[leaf] = parse_yaml(value) if value != "" else None
+
+
+def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
+    where = prefix.rstrip(".") or "the recipe"
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: {where} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in raw if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RecipeError(f"{source}: unknown key {prefix}{key!r}{hint}; valid keys in {where}: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name in raw:
+            values[name] = _coerce(raw[name], hints[name], f"{prefix}{name}", source)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RecipeError(f"{source}: missing required key {prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, {} if value is None else value, f"{key}.", source)
+    origin = typing.get_origin(hint) or hint
+    if origin is list:
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list):
+            raise RecipeError(f"{source}: {key} must be a list, got {value!r}")
+        return [_coerce(v, args[0], key, source) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(f"{source}: {key} must be a mapping, got {value!r}")
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise RecipeError(f"{source}: {key} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def _check_training_keys(training: dict[str, Any], source: str) -> None:
+    from transformers import TrainingArguments
+
+    valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    for key in training:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise RecipeError(
+                f"{source}: unknown key 'training.{key}'{hint}; the training section takes the keyword "
+                "arguments of transformers.TrainingArguments"
+            )
+
+
+def describe(cls: type = Recipe, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, help) for every recipe field: what `nerkit train --help-recipe` prints."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        inner = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
+        target = inner[0] if inner else hint
+        if dataclasses.is_dataclass(target):
+            rows += describe(target, f"{prefix}{f.name}.")
+        else:
+            rows.append((f"{prefix}{f.name}", f.metadata.get("help", "")))
+    return rows

@@ -1,0 +1,237 @@
+"""Readers: CoNLL column files, JSON Lines / JSON / Parquet, Hub datasets -> sentences with IOB2 tags.
+
+A sentence is a dict: `tokens`, `tags` (as in the file), `document` (index of its document, -1 when the
+source has no document boundaries) and `lines` (`file:line` of each token, for error messages).
+`load_corpus` reads every split, validates and converts the tags to IOB2, and returns a
+`datasets.DatasetDict` with the columns `tokens`, `tags` and `document`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import DataConfig
+from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
+
+logger = logging.getLogger(__name__)
+SPLITS = ("train", "validation", "test")
+FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
+           ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
+
+
+class DataError(ValueError):
+    """Input data that cannot be used as it is; the message names the file and line."""
+
+
+@dataclass
+class Corpus:
+    splits: dict[str, list[dict[str, Any]]]  # split -> sentences, tags already in IOB2
+    scheme: str  # the scheme the source files were in
+    labels: list[str]  # IOB2 label list from the train split (or all splits when there is none)
+
+    def to_datasets(self):
+        from datasets import Dataset, DatasetDict
+
+        columns = ("tokens", "tags", "document")
+        return DatasetDict({name: Dataset.from_dict({c: [s[c] for s in sents] for c in columns})
+                            for name, sents in self.splits.items()})
+
+
+def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True) -> list[dict[str, Any]]:
+    """Whitespace-separated columns, word first; blank lines end sentences; -DOCSTART- starts a document."""
+    sentences: list[dict[str, Any]] = []
+    tokens, tags, lines = [], [], []
+    document, width, width_line, seen_docstart = 0, None, 0, False
+
+    def close() -> None:
+        if tokens:
+            sentences.append({"tokens": tokens[:], "tags": tags[:], "document": document, "lines": lines[:]})
+            tokens.clear(), tags.clear(), lines.clear()
+
+    for number, line in _numbered_lines(path):
+        columns = line.split()
+        if not columns:
+            close()
+            continue
+        if columns[0] == "-DOCSTART-":
+            close()
+            document += seen_docstart  # the first -DOCSTART- opens document 0
+            seen_docstart = True
+            continue
+        if width is None:
+            width, width_line = len(columns), number
+            if has_tags and width < 2:
+                raise DataError(f"{path}:{number}: expected at least 2 columns (word ... tag), found 1: {line!r}")
+            if has_tags and not -width <= tag_column < width:
+                raise DataError(f"{path}:{number}: data.tag_column={tag_column} but lines have {width} columns")
+        elif len(columns) != width:
+            raise DataError(f"{path}:{number}: expected {width} columns (as on line {width_line}), "
+                            f"found {len(columns)}: {line!r}")
+        tokens.append(columns[0])
+        tags.append(columns[tag_column] if has_tags else "O")
+        lines.append(f"{path}:{number}")
+    close()
+    if not seen_docstart:
+        for sentence in sentences:
+            sentence["document"] = -1
+    return _nonempty(sentences, path)
+
+
+def _numbered_lines(path: str | Path):
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+            yield number, text.rstrip("\r\n").lstrip("\ufeff")
+
+
+def read_records(path: str | Path, fmt: str) -> list[tuple[str, dict[str, Any]]]:
+    """(location, record) pairs from a .jsonl, .json (a list of objects) or .parquet file."""
+    if fmt == "jsonl":
+        records = []
+        for number, line in _numbered_lines(path):
+            if line.strip():
+                try:
+                    records.append((f"{path}:{number}", json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+        return records
+    if fmt == "json":
+        try:
+            items = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: invalid JSON ({err})") from None
+        if not isinstance(items, list):
+            raise DataError(f"{path}: expected a JSON list of objects, got {type(items).__name__}")
+        return [(f"{path}: record {i}", item) for i, item in enumerate(items)]
+    import pyarrow.parquet as pq
+
+    return [(f"{path}: row {i}", row) for i, row in enumerate(pq.read_table(path).to_pylist())]
+
+
+def sentences_from_records(records, tokens_field: str, tags_field: str, document_field: str | None = None,
+                           tag_names: list[str] | None = None, source: str = "") -> list[dict[str, Any]]:
+    """Check each record has aligned lists of string words and tags (or ClassLabel ids with `tag_names`)."""
+    sentences, documents = [], {}
+    for where, record in records:
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: expected an object with {tokens_field!r} and {tags_field!r}")
+        for name in (tokens_field, tags_field):
+            if name not in record:
+                raise DataError(f"{where}: missing field {name!r} (fields: {', '.join(record)}); "
+                                f"set data.tokens_field / data.tags_field")
+        tokens, tags = record[tokens_field], record[tags_field]
+        if tag_names is not None:
+            tags = [tag_names[t] for t in tags]
+        if not _strings(tokens) or not _strings(tags):
+            raise DataError(f"{where}: {tokens_field!r} and {tags_field!r} must be lists of strings")
+        if len(tokens) != len(tags):
+            raise DataError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
+        document = -1
+        if document_field is not None:
+            if document_field not in record:
+                raise DataError(f"{where}: missing document field {document_field!r}")
+            document = documents.setdefault(record[document_field], len(documents))
+        if tokens:
+            sentences.append({"tokens": tokens, "tags": tags, "document": document, "lines": [where] * len(tokens)})
+    return _nonempty(sentences, source)
+
+
+def _strings(items: Any) -> bool:
+    return isinstance(items, list) and all(isinstance(x, str) for x in items)
+
+
+def _nonempty(sentences: list, source: Any) -> list:
+    if not sentences:
+        raise DataError(f"{source}: no sentences found (empty file?)")
+    return sentences
+
+
+def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[dict[str, Any]]:
+    """Any supported local file -> sentences (tags as in the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format "
+                        f"to one of conll, jsonl, json, parquet")
+    if fmt == "conll":
+        return read_conll(path, cfg.tag_column, has_tags)
+    if fmt not in ("jsonl", "json", "parquet"):
+        raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json or parquet")
+    return sentences_from_records(read_records(path, fmt), cfg.tokens_field, cfg.tags_field,
+                                  cfg.document_field, source=path)
+
+
+def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
+    """A Hub dataset by name (parquet/arrow; tags as strings or ClassLabel ids)."""
+    from datasets import load_dataset
+
+    loaded = load_dataset(cfg.dataset, cfg.dataset_config)
+    splits = {}
+    for name, ds in loaded.items():
+        feature = ds.features.get(cfg.tags_field)
+        names = getattr(getattr(feature, "feature", None), "names", None)
+        rows = ((f"{cfg.dataset}[{name}] row {i}", row) for i, row in enumerate(ds))
+        splits[name] = sentences_from_records(rows, cfg.tokens_field, cfg.tags_field, cfg.document_field,
+                                              tag_names=names, source=f"{cfg.dataset}[{name}]")
+    return splits
+
+
+def load_corpus(cfg: DataConfig) -> Corpus:
+    """Read every configured split, detect or check the scheme, convert to IOB2, build the label list."""
+    if cfg.scheme not in SCHEMES:
+        raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
+    if cfg.dataset:
+        raw = read_hub(cfg)
+    else:
+        raw = {name: read_file(getattr(cfg, name), cfg) for name in SPLITS if getattr(cfg, name)}
+    if not raw:
+        raise DataError("no data: set data.dataset or data.train / data.validation / data.test")
+    all_tags = [s["tags"] for sents in raw.values() for s in sents]
+    try:
+        scheme = detect_scheme(all_tags) if cfg.scheme == "auto" else cfg.scheme
+    except SchemeError as err:
+        raise DataError(_locate_malformed(raw, str(err))) from None
+    splits = {name: convert(sents, scheme) for name, sents in raw.items()}
+    reference = splits.get("train") or [s for sents in splits.values() for s in sents]
+    labels = label_list([s["tags"] for s in reference])
+    _warn_unseen_labels(splits, labels)
+    return Corpus(splits, scheme, labels)
+
+
+def convert(sentences: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
+    """Validate and convert each sentence's tags to IOB2 (in place); errors name file and line."""
+    for sentence in sentences:
+        lines = sentence["lines"]
+        sentence["tags"] = to_iob2(sentence["tags"], scheme, lines.__getitem__)
+    return sentences
+
+
+def _locate_malformed(raw: dict, message: str) -> str:
+    from .schemes import split_tag
+
+    for sents in raw.values():
+        for sentence in sents:
+            for i, tag in enumerate(sentence["tags"]):
+                try:
+                    split_tag(tag)
+                except SchemeError:
+                    return f"{sentence['lines'][i]}: {message}"
+    return message
+
+
+def _warn_unseen_labels(splits: dict[str, list[dict[str, Any]]], labels: list[str]) -> None:
+    known = set(labels)
+    for name, sents in splits.items():
+        unseen = sorted({t for s in sents for t in s["tags"]} - known)
+        if unseen:
+            logger.warning("split %r has labels the train split never has: %s; the model cannot predict them "
+                           "and they count as missed entities", name, ", ".join(unseen))

@@ -1,0 +1,60 @@
+"""Raw text -> words with character offsets, split the way CoNLL-2003 was tokenised, and sentences.
+
+Punctuation is split from words, clitics stand alone ("Germany 's", "does n't"), abbreviations such
+as "U.S." and numbers such as "1,000.5" stay whole. `text[start:end]` is always the word itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WORD_RE = re.compile(
+    r"""(?:[^\W\d_]\.){2,}                  # U.S. , e.g.
+      | \d+(?:[.,:/]\d+)*                   # 1,000.5  12:30  1/2
+      | [^\W_]+(?=n't\b)                    # does|n't
+      | n't\b | '(?:s|S|re|ve|ll|d|m)\b     # clitics
+      | [^\W_]+(?:[-'’][^\W_]+)*            # words, inner hyphens and apostrophes kept (O'Neill, Rolls-Royce)
+      | \S                                  # any other character: punctuation, symbols, zero-width marks
+    """,
+    re.VERBOSE,
+)
+SENTENCE_END = {".", "!", "?"}
+CLOSERS = {'"', "'", ")", "]", "}", "”", "’", "»"}
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: int
+    end: int
+
+
+def split_words(text: str) -> list[Word]:
+    return [Word(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def split_sentences(words: list[Word], text: str) -> list[list[Word]]:
+    """Sentence ends after . ! ? (and any closing quotes or brackets) when the next word begins a new
+    line or starts with an upper-case letter or a digit; blank lines always end a sentence."""
+    sentences: list[list[Word]] = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        following = words[i + 1] if i + 1 < len(words) else None
+        if following is None or _breaks(current, following, text):
+            sentences.append(current)
+            current = []
+    return sentences
+
+
+def _breaks(current: list[Word], following: Word, text: str) -> bool:
+    gap = text[current[-1].end:following.start]
+    if gap.count("\n") >= 2 or (gap.count("\n") == 1 and current[-1].text in SENTENCE_END | CLOSERS):
+        return True
+    k = len(current) - 1
+    while k > 0 and current[k].text in CLOSERS:
+        k -= 1
+    ends = current[k].text in SENTENCE_END
+    return ends and bool(gap) and (following.text[0].isupper() or following.text[0].isdigit()
+                                   or following.text[0] in "\"'“(")

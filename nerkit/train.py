@@ -1,0 +1,212 @@
+"""Train a NER model from a recipe: data -> features -> model -> Trainer -> metrics -> saved model.
+
+    accelerate launch -m nerkit.train recipes/conll03.yaml training.learning_rate=3e-5
+    nerkit train recipes/quickstart.yaml
+
+The output directory receives the best model (by dev F1) or LoRA adapter, its tokenizer, nerkit.json
+(labels and encoding settings), recipe.yaml (the fully resolved recipe), metrics.json and README.md
+(the model card).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import Recipe, load_recipe
+from .data import load_corpus
+from .features import Encoder, gather_word_predictions
+from .metrics import format_table, score, write_metrics
+from .modeling import build_model, load_tokenizer, parameter_counts, resolve_model_path, save_metadata, wrap_lora
+
+logger = logging.getLogger("nerkit")
+
+# nerkit's defaults for transformers.TrainingArguments; anything in the recipe's `training` wins.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "output_dir": "runs/nerkit",
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "f1",
+    "greater_is_better": True,
+    "save_total_limit": 2,
+    "logging_steps": 50,
+    "report_to": "none",
+    "train_sampling_strategy": "group_by_length",  # same examples, far less padding: see docs/benchmarks.md
+}
+
+
+def training_arguments(recipe: Recipe):
+    from transformers import TrainingArguments
+
+    kwargs = {**TRAINING_DEFAULTS, **recipe.training}
+    kwargs.pop("resume_from_checkpoint", None)  # passed to Trainer.train instead
+    if "validation" not in _splits_present(recipe) and kwargs["eval_strategy"] != "no":
+        kwargs.update(eval_strategy="no", load_best_model_at_end=False)
+        logger.warning("no validation split: evaluation during training and best-model selection are off")
+    if kwargs["eval_strategy"] == "no":
+        kwargs["load_best_model_at_end"] = False
+    return TrainingArguments(**kwargs)
+
+
+def _splits_present(recipe: Recipe) -> set[str]:
+    data = recipe.data
+    return {"train", "validation", "test"} if data.dataset else {s for s in ("train", "validation", "test") if getattr(data, s)}
+
+
+def encode(datasets, encoder: Encoder, eval_encoder: Encoder):
+    """Tokenize every split (datasets.map); evaluation splits are sorted by length to cut padding."""
+    batch_size = None if encoder.context_size else 1000  # document context needs whole documents in a batch
+    features = {}
+    for split, ds in datasets.items():
+        enc = encoder if split == "train" else eval_encoder
+        mapped = ds.map(enc, batched=True, batch_size=batch_size, with_indices=True,
+                        remove_columns=ds.column_names, desc=f"encoding {split}")
+        features[split] = mapped if split == "train" else mapped.sort("length")
+    return features
+
+
+class WordMetrics:
+    """compute_metrics for Trainer: feature-level predictions -> one tag per word -> seqeval."""
+
+    def __init__(self, features, sentences, labels: list[str], mode: str = "default"):
+        self.examples, self.word_index = features["example"], features["word_index"]
+        self.gold = sentences["tags"]
+        self.labels, self.mode = labels, mode
+
+    def word_tags(self, pred_ids) -> list[list[str]]:
+        per_word = gather_word_predictions(pred_ids, self.examples, self.word_index, [len(g) for g in self.gold])
+        return [[self.labels[i] for i in words] for words in per_word]
+
+    def full(self, pred_ids) -> dict[str, Any]:
+        return score(self.gold, self.word_tags(pred_ids), self.mode)
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        metrics = self.full(eval_prediction.predictions)
+        return {k: metrics[k] for k in ("precision", "recall", "f1", "accuracy")}
+
+
+def argmax_logits(logits, labels):
+    """Keep label ids, not logits, between evaluation steps (much less memory)."""
+    return (logits[0] if isinstance(logits, tuple) else logits).argmax(-1)
+
+
+def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
+    """Train, evaluate the configured splits, save; returns {split: metrics}."""
+    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, Trainer, set_seed
+
+    args = training_arguments(recipe)
+    set_seed(args.seed)
+    corpus = load_corpus(recipe.data)
+    if "train" not in corpus.splits:
+        raise ValueError("no training split: set data.train (or a data.dataset with a train split)")
+    datasets = corpus.to_datasets()
+    labels = corpus.labels
+    label2id = {label: i for i, label in enumerate(labels)}
+    model_path = resolve_model_path(recipe.model.name_or_path)
+    tokenizer = load_tokenizer(model_path, recipe.model.revision)
+    encoder = make_encoder(recipe, tokenizer, label2id, corpus)
+    with args.main_process_first(desc="encoding"):
+        features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
+
+    model = build_model(recipe.model, labels)
+    if recipe.lora is not None:
+        model = wrap_lora(model, recipe.lora)
+    trainable, total = parameter_counts(model)
+    logger.info("parameters: %s trainable of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+
+    metrics_fn = WordMetrics(features["validation"], datasets["validation"], labels, recipe.eval.mode) \
+        if "validation" in features else None
+    callbacks = []
+    if recipe.eval.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.eval.early_stopping_patience))
+    trainer = Trainer(
+        model=model, args=args, train_dataset=features["train"],
+        eval_dataset=features.get("validation") if args.eval_strategy != "no" else None,
+        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.device.type == "cuda" else None),
+        processing_class=tokenizer, compute_metrics=metrics_fn,
+        preprocess_logits_for_metrics=argmax_logits, callbacks=callbacks,
+    )
+    trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
+
+    results = evaluate_splits(trainer, recipe, features, datasets, labels)
+    if trainer.is_world_process_zero():
+        save_run(trainer, recipe, corpus, encoder, results)
+        print(format_table(results), flush=True)
+    return results
+
+
+def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) -> Encoder:
+    data = recipe.data
+    if data.max_length > tokenizer.model_max_length:
+        raise ValueError(f"data.max_length={data.max_length} exceeds the model's maximum {tokenizer.model_max_length}")
+    if data.context not in ("sentence", "document"):
+        raise ValueError(f"unknown data.context {data.context!r}; expected sentence or document")
+    context_size = 0
+    if data.context == "document":
+        if all(s["document"] < 0 for sents in corpus.splits.values() for s in sents):
+            logger.warning("data.context=document but the data has no document boundaries (no -DOCSTART- lines "
+                           "or data.document_field): falling back to sentence context")
+        else:
+            context_size = data.context_size
+    return Encoder(tokenizer, label2id, data.max_length, data.stride, data.label_all_tokens, context_size)
+
+
+def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict[str, dict[str, Any]]:
+    results = {}
+    for split in recipe.eval.splits:
+        if split not in features:
+            logger.warning("eval.splits names %r but the data has no such split; skipped", split)
+            continue
+        output = trainer.predict(features[split], metric_key_prefix=split)
+        scorer = WordMetrics(features[split], datasets[split], labels, recipe.eval.mode)
+        results[split] = scorer.full(output.predictions)
+    return results
+
+
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None:
+    """Best model (or adapter), tokenizer, label maps and settings, resolved recipe, metrics, model card."""
+    out = Path(trainer.args.output_dir)
+    trainer.save_model(str(out))
+    metadata = {
+        "labels": corpus.labels,
+        "kind": "adapter" if recipe.lora is not None else "full",
+        "base_model": recipe.model.name_or_path,
+        "source_scheme": corpus.scheme,
+        "max_length": encoder.max_length,
+        "stride": encoder.stride,
+        "context": "document" if encoder.context_size else "sentence",
+        "context_size": encoder.context_size,
+    }
+    save_metadata(out, metadata)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
+    write_metrics(results, out / "metrics.json")
+    if recipe.lora is not None and recipe.lora.merge:
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(out / "merged"))
+        trainer.processing_class.save_pretrained(str(out / "merged"))
+        save_metadata(out / "merged", {**metadata, "kind": "full"})
+    from .hub import write_model_card
+
+    write_model_card(out, recipe, results, metadata)
+    if recipe.hub is not None and recipe.hub.push:
+        from .hub import push
+
+        push(out, recipe.hub.model_id, private=recipe.hub.private, revision=recipe.hub.revision)
+    logger.info("saved to %s", out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nerkit.train RECIPE [overrides]`, the form `accelerate launch -m` needs."""
+    from .cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
