@@ -20,6 +20,7 @@ from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
+           ".train": "conll", ".testa": "conll", ".testb": "conll", ".dev": "conll", ".test": "conll",
            ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 
 
@@ -200,7 +201,10 @@ def load_corpus(cfg: DataConfig) -> Corpus:
         scheme = detect_scheme(all_tags) if cfg.scheme == "auto" else cfg.scheme
     except SchemeError as err:
         raise DataError(_locate_malformed(raw, str(err))) from None
-    splits = {name: convert(sents, scheme) for name, sents in raw.items()}
+    try:
+        splits = {name: convert(sents, scheme) for name, sents in raw.items()}
+    except SchemeError as err:
+        raise DataError(str(err)) from None
     reference = splits.get("train") or [s for sents in splits.values() for s in sents]
     labels = label_list([s["tags"] for s in reference])
     _warn_unseen_labels(splits, labels)

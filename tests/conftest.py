@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny random BERT with a locally written WordPiece vocabulary (never a download),
+and the paths of the project's sample data and of the real CoNLL-2003 files in ../shared."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "recipes" / "sample"
+SHARED = ROOT.parent / "shared" / "data"
+CONLL = SHARED / "conll2003"
+CONLL_IOB1 = SHARED / "conll2003-iob1"
+
+WORDS = ["the", "The", "in", "on", "of", "and", "said", "visited", "Paris", "Berlin", "Tokyo", "Anna", "John",
+         "Smith", "Corp", "Acme", "team", "prize", "Monday", "."]
+
+
+def tiny_vocab() -> dict[str, int]:
+    """Whole words for a few common words, single characters (and ## continuations) for everything else,
+    so most words split into several sub-tokens."""
+    chars = string.ascii_letters + string.digits + string.punctuation + "äöüéàç’“”"
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + list(chars) + ["##" + c for c in chars]
+    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}
+
+
+def make_tiny_model(directory: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = BertTokenizer(vocab=tiny_vocab(), do_lower_case=False, model_max_length=512)
+    config = BertConfig(vocab_size=len(tokenizer.get_vocab()), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    BertModel(config, add_pooling_layer=False).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    return str(make_tiny_model(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def quick_recipe(model: str, output_dir: Path, **data) -> dict:
+    """A recipe dict that trains the tiny model on the sample data in seconds."""
+    return {
+        "model": {"name_or_path": model},
+        "data": {"train": str(SAMPLE / "train.conll"), "validation": str(SAMPLE / "validation.conll"),
+                 "test": str(SAMPLE / "test.conll"), "max_length": 64, **data},
+        "training": {"output_dir": str(output_dir), "num_train_epochs": 2, "learning_rate": 5e-3,
+                     "per_device_train_batch_size": 32, "per_device_eval_batch_size": 64, "seed": 7,
+                     "logging_steps": 5, "use_cpu": True, "dataloader_pin_memory": False},
+    }
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_model, tmp_path_factory) -> Path:
+    """One full fine-tuning run of the tiny model, shared by the predict / evaluate / hub tests."""
+    from nerkit.config import recipe_from_dict
+    from nerkit.train import run
+
+    out = tmp_path_factory.mktemp("run")
+    run(recipe_from_dict(quick_recipe(tiny_model, out)))
+    return out
+
+
+def needs_conll(path: Path = CONLL):
+    return pytest.mark.skipif(not path.is_dir(), reason=f"CoNLL-2003 not found at {path} (../shared/data)")

@@ -1,0 +1,81 @@
+import pytest
+
+from nerkit.config import LoraConfig, RecipeError, describe, load_recipe, parse_yaml, recipe_from_dict
+
+
+def write(tmp_path, text):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = "model:\n  name_or_path: minilm\ndata:\n  train: t.conll\ntraining:\n  learning_rate: 5e-5\n"
+
+
+def test_config_reads_yaml_with_yaml12_floats(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE))
+    assert recipe.training["learning_rate"] == pytest.approx(5e-5)
+    assert recipe.data.max_length == 256 and recipe.lora is None
+
+
+def test_config_dotted_overrides_are_typed(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE), ["training.learning_rate=3e-5", "data.max_length=128",
+                                                 "data.label_all_tokens=true", "eval.splits=[test]"])
+    assert recipe.training["learning_rate"] == pytest.approx(3e-5)
+    assert recipe.data.max_length == 128 and recipe.data.label_all_tokens is True
+    assert recipe.eval.splits == ["test"]
+
+
+def test_config_lora_override_turns_lora_on_and_off(tmp_path):
+    on = load_recipe(write(tmp_path, BASE), ["lora.r=8"])
+    assert on.lora == LoraConfig(r=8)
+    off = load_recipe(write(tmp_path, BASE + "lora:\n  r: 4\n"), ["lora=null"])
+    assert off.lora is None
+
+
+def test_config_unknown_key_names_it_and_lists_valid_keys(tmp_path):
+    with pytest.raises(RecipeError, match=r"unknown key data\.'max_lenght'.*did you mean 'max_length'.*valid keys"):
+        load_recipe(write(tmp_path, BASE), ["data.max_lenght=12"])
+
+
+def test_config_unknown_section_is_an_error(tmp_path):
+    with pytest.raises(RecipeError, match="unknown key 'optimizer'"):
+        load_recipe(write(tmp_path, BASE + "optimizer:\n  lr: 1\n"))
+
+
+def test_config_unknown_training_key_is_checked_against_training_arguments(tmp_path):
+    with pytest.raises(RecipeError, match=r"training\.learnin_rate.*learning_rate"):
+        load_recipe(write(tmp_path, BASE), ["training.learnin_rate=1e-4"])
+
+
+def test_config_wrong_type_is_an_error(tmp_path):
+    with pytest.raises(RecipeError, match="data.max_length must be int"):
+        load_recipe(write(tmp_path, BASE), ["data.max_length=long"])
+
+
+def test_config_missing_model_is_an_error():
+    with pytest.raises(RecipeError, match="missing required key model"):
+        recipe_from_dict({"data": {"train": "x"}})
+
+
+def test_config_bad_override_form(tmp_path):
+    with pytest.raises(RecipeError, match="section.key=value"):
+        load_recipe(write(tmp_path, BASE), ["data.max_length"])
+
+
+def test_config_resolved_recipe_round_trips(tmp_path):
+    import yaml
+
+    recipe = load_recipe(write(tmp_path, BASE), ["lora.r=4"])
+    again = recipe_from_dict(yaml.safe_load(yaml.safe_dump(recipe.to_dict())))
+    assert again == recipe
+
+
+def test_config_every_field_has_help():
+    rows = describe()
+    assert ("data.max_length", rows[[k for k, _ in rows].index("data.max_length")][1]) in rows
+    assert all(help_text for _, help_text in rows)
+
+
+def test_yaml_floats_keep_ints_and_strings():
+    assert parse_yaml("a: 3\nb: 1e-4\nc: e5\nd: 1.5") == {"a": 3, "b": 1e-4, "c": "e5", "d": 1.5}

@@ -1,0 +1,151 @@
+import json
+import logging
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from nerkit.config import DataConfig
+from nerkit.data import DataError, load_corpus, read_conll, read_file
+
+from conftest import CONLL, CONLL_IOB1, needs_conll
+
+
+def write(tmp_path, name, text, mode="w"):
+    path = tmp_path / name
+    if mode == "wb":
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_read_conll_keeps_documents_and_line_numbers(tmp_path):
+    path = write(tmp_path, "a.conll", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n"
+                                      "-DOCSTART- -X- -X- O\n\nPeter NNP B-NP B-PER\n")
+    sentences = read_conll(path)
+    assert [s["tokens"] for s in sentences] == [["EU", "rejects"], ["Peter"]]
+    assert [s["tags"] for s in sentences] == [["B-ORG", "O"], ["B-PER"]]
+    assert [s["document"] for s in sentences] == [0, 1]
+    assert sentences[0]["lines"] == [f"{path}:3", f"{path}:4"]
+
+
+def test_read_conll_tolerates_crlf_bom_and_tabs(tmp_path):
+    path = write(tmp_path, "a.conll", "\ufeffEU\tB-ORG\r\nrejects\tO\r\n\r\nPeter\tB-PER\r\n")
+    sentences = read_conll(path)
+    assert [s["tokens"] for s in sentences] == [["EU", "rejects"], ["Peter"]]
+    assert sentences[0]["document"] == -1  # no -DOCSTART-: no document boundaries known
+
+
+def test_read_conll_tag_column_is_configurable(tmp_path):
+    path = write(tmp_path, "a.conll", "EU B-ORG NNP\nrejects O VBZ\n")
+    assert read_conll(path, tag_column=1)[0]["tags"] == ["B-ORG", "O"]
+
+
+def test_read_conll_wrong_column_count_names_line(tmp_path):
+    path = write(tmp_path, "a.conll", "EU NNP B-ORG\nrejects O\n")
+    with pytest.raises(DataError, match=r"a\.conll:2: expected 3 columns \(as on line 1\), found 2"):
+        read_conll(path)
+
+
+def test_read_conll_single_column_is_an_error(tmp_path):
+    with pytest.raises(DataError, match=r"a\.conll:1: expected at least 2 columns"):
+        read_conll(write(tmp_path, "a.conll", "EU\n"))
+
+
+def test_read_conll_empty_file_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="no sentences found"):
+        read_conll(write(tmp_path, "a.conll", "\n\n-DOCSTART- -X- O\n\n"))
+
+
+def test_read_conll_invalid_utf8_names_line(tmp_path):
+    with pytest.raises(DataError, match=r"a\.conll:2: not valid UTF-8"):
+        read_conll(write(tmp_path, "a.conll", b"EU B-ORG\nM\xfcnchen B-LOC\n", "wb"))
+
+
+def test_load_corpus_invalid_tag_names_file_and_line(tmp_path):
+    path = write(tmp_path, "a.conll", "EU B-ORG\nrejects O\n\nPeter B-PERSON\nsaid X-PER\n")
+    with pytest.raises(DataError, match=r"a\.conll:5: malformed tag 'X-PER'"):
+        load_corpus(DataConfig(train=str(path)))
+
+
+def test_load_corpus_declared_iob2_rejects_iob1_file(tmp_path):
+    path = write(tmp_path, "a.conll", "EU I-ORG\nrejects O\n")
+    with pytest.raises(DataError, match=r"a\.conll:1: 'I-ORG' follows 'O'"):
+        load_corpus(DataConfig(train=str(path), scheme="iob2"))
+
+
+def test_load_corpus_converts_iob1_and_builds_labels(tmp_path):
+    path = write(tmp_path, "a.conll", "EU I-ORG\nrejects O\nGerman I-MISC\ncall O\n")
+    corpus = load_corpus(DataConfig(train=str(path)))
+    assert corpus.scheme == "iob1"
+    assert corpus.splits["train"][0]["tags"] == ["B-ORG", "O", "B-MISC", "O"]
+    assert corpus.labels == ["O", "B-MISC", "I-MISC", "B-ORG", "I-ORG"]
+
+
+def test_load_corpus_warns_about_labels_train_never_has(tmp_path, caplog):
+    train = write(tmp_path, "train.conll", "EU B-ORG\n")
+    dev = write(tmp_path, "dev.conll", "Peter B-PER\n")
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(DataConfig(train=str(train), validation=str(dev)))
+    assert "'validation' has labels the train split never has: B-PER" in caplog.text
+    assert corpus.splits["validation"][0]["tags"] == ["B-PER"]  # kept: scored as a missed entity
+
+
+def test_read_jsonl_json_and_parquet(tmp_path):
+    records = [{"words": ["EU", "rejects"], "labels": ["B-ORG", "O"]}, {"words": ["Peter"], "labels": ["B-PER"]}]
+    jsonl = write(tmp_path, "a.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    js = write(tmp_path, "a.json", json.dumps(records))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "a.parquet")
+    cfg = DataConfig(tokens_field="words", tags_field="labels")
+    for path in (jsonl, js, tmp_path / "a.parquet"):
+        sentences = read_file(path, cfg)
+        assert [s["tokens"] for s in sentences] == [["EU", "rejects"], ["Peter"]], path
+        assert [s["tags"] for s in sentences] == [["B-ORG", "O"], ["B-PER"]], path
+
+
+def test_read_jsonl_errors_name_the_line(tmp_path):
+    cfg = DataConfig()
+    with pytest.raises(DataError, match=r"a\.jsonl:2: invalid JSON"):
+        read_file(write(tmp_path, "a.jsonl", '{"tokens": ["a"], "tags": ["O"]}\n{oops\n'), cfg)
+    with pytest.raises(DataError, match=r"b\.jsonl:1: 2 tokens but 1 tags"):
+        read_file(write(tmp_path, "b.jsonl", '{"tokens": ["a", "b"], "tags": ["O"]}\n'), cfg)
+    with pytest.raises(DataError, match=r"c\.jsonl:1: missing field 'tags'"):
+        read_file(write(tmp_path, "c.jsonl", '{"tokens": ["a"], "ner": ["O"]}\n'), cfg)
+
+
+def test_read_file_unknown_suffix(tmp_path):
+    with pytest.raises(DataError, match="cannot tell the format"):
+        read_file(write(tmp_path, "a.xml", "<a/>"), DataConfig())
+
+
+words = st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs")), min_size=1, max_size=8)
+tags = st.sampled_from(["O", "B-PER", "I-PER", "B-LOC"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.tuples(words, tags), min_size=1, max_size=6), min_size=1, max_size=5))
+def test_read_conll_round_trips_what_was_written(tmp_path_factory, sentences):
+    sentences = [[(w.replace("\ufeff", "x").replace("\x85", "x"), t) for w, t in s] for s in sentences]
+    sentences = [[(w, t) for w, t in s if w.split() == [w] and w != "-DOCSTART-"] or [("x", "O")] for s in sentences]
+    path = tmp_path_factory.mktemp("rt") / "a.conll"
+    path.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n", encoding="utf-8")
+    read = read_conll(path)
+    assert [list(zip(s["tokens"], s["tags"])) for s in read] == sentences
+
+
+@needs_conll(CONLL_IOB1)
+@needs_conll(CONLL)
+def test_iob1_and_iob2_conll2003_give_identical_training_labels():
+    iob2 = load_corpus(DataConfig(train=str(CONLL / "train.txt"), validation=str(CONLL / "valid.txt"),
+                                  test=str(CONLL / "test.txt")))
+    iob1 = load_corpus(DataConfig(train=str(CONLL_IOB1 / "eng.train"), validation=str(CONLL_IOB1 / "eng.testa"),
+                                  test=str(CONLL_IOB1 / "eng.testb")))
+    assert (iob2.scheme, iob1.scheme) == ("iob2", "iob1")
+    assert iob1.labels == iob2.labels == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    for split in ("train", "validation", "test"):
+        assert [s["tags"] for s in iob1.splits[split]] == [s["tags"] for s in iob2.splits[split]]
+        assert [s["document"] for s in iob1.splits[split]] == [s["document"] for s in iob2.splits[split]]
+    assert len(iob2.splits["train"]) == 14041 and iob2.splits["train"][-1]["document"] == 945

@@ -1,0 +1,107 @@
+import pytest
+from hypothesis import given, strategies as st
+
+from nerkit.schemes import SchemeError, detect_scheme, label_list, spans, to_iob2
+
+TYPES = ["PER", "LOC", "ORG"]
+
+
+@st.composite
+def iob2_sequences(draw):
+    """Random valid IOB2 sentences: a run of entities and O's, adjacent same-type entities included."""
+    tags = []
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            tags.append("O")
+        else:
+            kind = draw(st.sampled_from(TYPES))
+            tags += [f"B-{kind}"] + [f"I-{kind}"] * draw(st.integers(0, 3))
+    return tags
+
+
+def iob2_to_iob1(tags):
+    out = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-") and not (i > 0 and tags[i - 1] != "O" and tags[i - 1][2:] == tag[2:]):
+            out.append("I-" + tag[2:])
+        else:
+            out.append(tag)
+    return out
+
+
+def iob2_to_bioes(tags):
+    out = []
+    for i, tag in enumerate(tags):
+        nxt = tags[i + 1] if i + 1 < len(tags) else "O"
+        ends = not nxt.startswith("I-")
+        if tag == "O":
+            out.append(tag)
+        elif tag.startswith("B-"):
+            out.append(("S-" if ends else "B-") + tag[2:])
+        else:
+            out.append(("E-" if ends else "I-") + tag[2:])
+    return out
+
+
+@given(iob2_sequences())
+def test_schemes_iob1_converts_to_the_same_iob2(tags):
+    assert to_iob2(iob2_to_iob1(tags), "iob1") == tags
+
+
+@given(iob2_sequences())
+def test_schemes_bioes_and_bilou_convert_to_the_same_iob2(tags):
+    bioes = iob2_to_bioes(tags)
+    assert to_iob2(bioes, "bioes") == tags
+    bilou = [t.replace("E-", "L-").replace("S-", "U-") for t in bioes]
+    assert to_iob2(bilou, "bilou") == tags
+
+
+@given(iob2_sequences())
+def test_schemes_iob2_is_unchanged_and_detected(tags):
+    assert to_iob2(tags, "iob2") == tags
+    assert detect_scheme([tags]) == "iob2"
+
+
+def test_schemes_detects_iob1_bioes_bilou():
+    assert detect_scheme([["I-PER", "I-PER", "O"]]) == "iob1"
+    assert detect_scheme([["B-PER", "I-PER"], ["O", "I-LOC"]]) == "iob1"
+    assert detect_scheme([["S-PER", "O"]]) == "bioes"
+    assert detect_scheme([["U-PER", "O"]]) == "bilou"
+
+
+def test_schemes_iob1_adjacent_same_type_entities_stay_apart():
+    assert to_iob2(["I-PER", "I-PER", "B-PER", "O", "I-LOC"], "iob1") == ["B-PER", "I-PER", "B-PER", "O", "B-LOC"]
+
+
+def test_schemes_io_merges_runs():
+    assert to_iob2(["I-PER", "I-PER", "O", "I-LOC", "I-ORG"], "io") == ["B-PER", "I-PER", "O", "B-LOC", "B-ORG"]
+
+
+def test_schemes_invalid_tag_in_iob2_names_where():
+    with pytest.raises(SchemeError, match=r"f\.conll:12: 'I-PER' follows 'O'.*IOB1"):
+        to_iob2(["O", "I-PER"], "iob2", lambda i: f"f.conll:{11 + i}")
+
+
+def test_schemes_bioes_prefix_not_allowed_in_iob2():
+    with pytest.raises(SchemeError, match="'S-PER' is not valid in IOB2"):
+        to_iob2(["S-PER"], "iob2")
+
+
+def test_schemes_malformed_tag():
+    with pytest.raises(SchemeError, match="malformed tag 'PERSON'"):
+        to_iob2(["PERSON"], "iob2")
+
+
+def test_schemes_bioes_continuation_must_continue():
+    with pytest.raises(SchemeError, match="must continue a PER entity"):
+        to_iob2(["S-PER", "E-PER"], "bioes")
+
+
+def test_schemes_label_list_is_deterministic():
+    assert label_list([["B-ORG", "O"], ["B-LOC", "I-LOC"]]) == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    assert label_list([["B-LOC", "I-LOC"], ["B-ORG", "O"]]) == label_list([["B-ORG", "O"], ["B-LOC", "I-LOC"]])
+
+
+def test_schemes_spans_stray_inside_opens_entity():
+    assert spans(["O", "I-PER", "I-PER", "B-LOC", "O", "B-LOC", "I-ORG"]) == [
+        ("PER", 1, 3), ("LOC", 3, 4), ("LOC", 5, 6), ("ORG", 6, 7)]
