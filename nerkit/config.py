@@ -51,7 +51,8 @@ class DataConfig:
     document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None)
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bilou | io. Training uses IOB2.", "auto")
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
-    stride: int = _help("Sub-tokens shared by neighbouring windows of a long sentence.", 32)
+    stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
+                               "of the window, at most 32).", None)
     label_all_tokens: bool = _help("Train on every sub-token (continuations of B- become I-); eval stays per word.", False)
     context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence")
     context_size: int = _help("With `context: document`: sub-tokens of context on each side.", 64)

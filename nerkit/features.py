@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .config import RecipeError
+
 IGNORE = -100
 
 
@@ -121,17 +123,20 @@ class Encoder:
     tokenizer: Any
     label2id: dict[str, int]
     max_length: int = 256
-    stride: int = 32
+    stride: int | None = None  # None: a quarter of the window, at most 32
     label_all_tokens: bool = False
     context_size: int = 0  # sub-tokens of document context on each side; 0 = sentence mode
 
     def __post_init__(self) -> None:
         self.prefix, self.suffix = special_tokens(self.tokenizer)
         self.budget = self.max_length - len(self.prefix) - len(self.suffix)
-        if self.budget < 2:
-            raise ValueError(f"data.max_length={self.max_length} leaves no room for words")
+        if self.budget < 4:
+            raise RecipeError(f"data.max_length={self.max_length} leaves no room for words")
+        if self.stride is None:
+            self.stride = min(32, self.budget // 4)
         if not 0 <= self.stride < self.budget // 2:
-            raise ValueError(f"data.stride={self.stride} must be between 0 and half the window ({self.budget // 2})")
+            raise RecipeError(f"data.stride={self.stride} must be at least 0 and less than half the window "
+                              f"({self.budget // 2} sub-tokens with data.max_length={self.max_length})")
         self.begin_to_inside = {i: self.label2id.get("I-" + label[2:], i)
                                 for label, i in self.label2id.items() if label.startswith("B-")}
 

@@ -52,7 +52,7 @@ class Tagger:
         self.batch_size = batch_size
         self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
         self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
-                               metadata.get("max_length", 256), metadata.get("stride", 32),
+                               metadata.get("max_length", 256), metadata.get("stride"),
                                context_size=metadata.get("context_size", 0))
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .config import Recipe, load_recipe
+from .config import Recipe, RecipeError
 from .data import load_corpus
 from .features import Encoder, gather_word_predictions
 from .metrics import format_table, score, write_metrics
@@ -37,6 +37,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "save_total_limit": 2,
     "logging_steps": 50,
     "report_to": "none",
+    "ddp_find_unused_parameters": False,
     "train_sampling_strategy": "group_by_length",  # same examples, far less padding: see docs/benchmarks.md
 }
 
@@ -104,7 +105,7 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
     set_seed(args.seed)
     corpus = load_corpus(recipe.data)
     if "train" not in corpus.splits:
-        raise ValueError("no training split: set data.train (or a data.dataset with a train split)")
+        raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
     datasets = corpus.to_datasets()
     labels = corpus.labels
     label2id = {label: i for i, label in enumerate(labels)}
@@ -144,9 +145,9 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
 def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) -> Encoder:
     data = recipe.data
     if data.max_length > tokenizer.model_max_length:
-        raise ValueError(f"data.max_length={data.max_length} exceeds the model's maximum {tokenizer.model_max_length}")
+        raise RecipeError(f"data.max_length={data.max_length} exceeds the model's maximum {tokenizer.model_max_length}")
     if data.context not in ("sentence", "document"):
-        raise ValueError(f"unknown data.context {data.context!r}; expected sentence or document")
+        raise RecipeError(f"unknown data.context {data.context!r}; expected sentence or document")
     context_size = 0
     if data.context == "document":
         if all(s["document"] < 0 for sents in corpus.splits.values() for s in sents):
@@ -204,8 +205,14 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None
 def main(argv: list[str] | None = None) -> int:
     """`python -m nerkit.train RECIPE [overrides]`, the form `accelerate launch -m` needs."""
     from .cli import main as cli_main
+    from .launch import relaunch, requested_cpu_processes
 
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+    argv = sys.argv[1:] if argv is None else argv
+    processes = requested_cpu_processes()
+    if processes > 1:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return relaunch("nerkit.train", argv, processes)
+    return cli_main(["train", *argv])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""End-to-end training on the tiny random model: in process, and as `accelerate launch` subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from nerkit.config import recipe_from_dict
+from nerkit.data import DataError
+from nerkit.launch import requested_cpu_processes
+from nerkit.modeling import ModelError
+from nerkit.train import run
+
+from conftest import ROOT, SAMPLE, quick_recipe
+
+GOLD_ENTITIES = {"validation": 127, "test": 125}  # entities in recipes/sample/{validation,test}.conll
+
+
+def test_train_saves_model_labels_recipe_metrics_and_card(trained_run):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "nerkit.json", "recipe.yaml",
+                 "metrics.json", "README.md"):
+        assert (trained_run / name).is_file(), name
+    metadata = json.loads((trained_run / "nerkit.json").read_text())
+    labels = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert metadata["labels"] == labels and metadata["kind"] == "full"
+    config = json.loads((trained_run / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(labels))] == labels
+    recipe = yaml.safe_load((trained_run / "recipe.yaml").read_text())
+    assert recipe["data"]["max_length"] == 64 and recipe["training"]["learning_rate"] == 5e-3
+
+
+def test_train_metrics_score_every_gold_entity_once(trained_run):
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert set(metrics) == {"validation", "test"}
+    for split, count in GOLD_ENTITIES.items():
+        assert metrics[split]["entities"] == count
+        assert sum(v["support"] for v in metrics[split]["per_type"].values()) == count
+        assert set(metrics[split]) >= {"precision", "recall", "f1", "accuracy", "per_type"}
+    assert metrics["validation"]["f1"] > 0.05  # it learned something in two epochs
+
+
+def test_train_label_all_tokens_still_scores_per_word(tiny_model, tmp_path):
+    results = run(recipe_from_dict(quick_recipe(tiny_model, tmp_path, label_all_tokens=True)))
+    assert results["validation"]["entities"] == GOLD_ENTITIES["validation"]
+
+
+def test_train_rejects_a_model_trained_with_other_labels(trained_run, tmp_path):
+    data = tmp_path / "other.conll"
+    data.write_text("Anna B-PERSON\nvisited O\n")
+    recipe = quick_recipe(str(trained_run), tmp_path / "out")
+    recipe["data"] = {"train": str(data)}
+    with pytest.raises(ModelError, match="was trained with labels"):
+        run(recipe_from_dict(recipe))
+
+
+def test_train_bad_data_names_file_and_line(tiny_model, tmp_path):
+    data = tmp_path / "bad.conll"
+    data.write_text("Anna B-PER\nvisited O O\n")
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    recipe["data"] = {"train": str(data)}
+    with pytest.raises(DataError, match=r"bad\.conll:2: expected 2 columns"):
+        run(recipe_from_dict(recipe))
+
+
+def test_train_resumes_from_checkpoint(tiny_model, tmp_path):
+    recipe = quick_recipe(tiny_model, tmp_path)
+    recipe["training"].update(num_train_epochs=1, save_strategy="epoch")
+    run(recipe_from_dict(recipe))
+    checkpoints = sorted(tmp_path.glob("checkpoint-*"))
+    assert checkpoints
+    recipe["training"].update(num_train_epochs=2, resume_from_checkpoint=str(checkpoints[-1]))
+    run(recipe_from_dict(recipe))
+    state = json.loads((sorted(tmp_path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+                        / "trainer_state.json").read_text())
+    assert state["epoch"] == 2.0
+    assert state["global_step"] == 2 * int(checkpoints[-1].name.split("-")[1])
+
+
+def launch(tiny_model, out, processes, *extra):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
+               "--main_process_port", str(29500 + processes), "-m", "nerkit.train",
+               str(ROOT / "recipes" / "quickstart.yaml"), f"model.name_or_path={tiny_model}",
+               f"training.output_dir={out}", "training.num_train_epochs=2", "training.learning_rate=5e-3", "training.per_device_train_batch_size=32",
+               "data.max_length=64", f"data.train={SAMPLE / 'train.conll'}",
+               f"data.validation={SAMPLE / 'validation.conll'}", f"data.test={SAMPLE / 'test.conll'}", *extra]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def training_features(tokenizer) -> int:
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.features import Encoder
+
+    corpus = load_corpus(DataConfig(train=str(SAMPLE / "train.conll")))
+    train = corpus.splits["train"]
+    encoder = Encoder(tokenizer, {label: i for i, label in enumerate(corpus.labels)}, max_length=64)
+    return len(encoder({"tokens": [s["tokens"] for s in train]}, list(range(len(train))))["input_ids"])
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_accelerate_launch_trains_and_scores_the_whole_eval_set(tiny_model, tiny_tokenizer, tmp_path, processes):
+    result = launch(tiny_model, tmp_path, processes)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["validation"]["entities"] == GOLD_ENTITIES["validation"]
+    assert metrics["test"]["entities"] == GOLD_ENTITIES["test"]
+    last = max(tmp_path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    state = json.loads((last / "trainer_state.json").read_text())
+    steps_per_epoch = -(-training_features(tiny_tokenizer) // (32 * processes))  # batch 32 on each process
+    assert state["global_step"] == 2 * steps_per_epoch
+    assert (tmp_path / "model.safetensors").is_file()
+
+
+def test_cpu_process_count_is_read_from_the_accelerate_command_line():
+    env = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1"}
+    cmd = ["python", "accelerate", "launch", "--cpu", "--num_processes", "3", "-m", "nerkit.train"]
+    assert requested_cpu_processes(env, cmd) == 3
+    assert requested_cpu_processes(env, ["accelerate", "launch", "--num-processes=2"]) == 2
+    assert requested_cpu_processes({**env, "WORLD_SIZE": "3"}, cmd) == 1  # already distributed
+    assert requested_cpu_processes({"ACCELERATE_USE_CPU": "True"}, cmd) == 1
