@@ -13,8 +13,8 @@ WORD_RE = re.compile(
     r"""(?:[^\W\d_]\.){2,}                  # U.S. , e.g.
       | \d+(?:[.,:/]\d+)*                   # 1,000.5  12:30  1/2
       | [^\W_]+(?=n't\b)                    # does|n't
-      | n't\b | '(?:s|S|re|ve|ll|d|m)\b     # clitics
-      | [^\W_]+(?:[-'’][^\W_]+)*            # words, inner hyphens and apostrophes kept (O'Neill, Rolls-Royce)
+      | n't\b | ['’](?:s|S|re|ve|ll|d|m)\b  # clitics
+      | [^\W_]+(?:(?:-|['’](?!(?:s|S|re|ve|ll|d|m)\b))[^\W_]+)*  # words; inner - and ' kept (Rolls-Royce, O'Neill)
       | \S                                  # any other character: punctuation, symbols, zero-width marks
     """,
     re.VERBOSE,

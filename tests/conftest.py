@@ -3,7 +3,10 @@ and the paths of the project's sample data and of the real CoNLL-2003 files in .
 
 from __future__ import annotations
 
+import os
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,15 @@ def trained_run(tiny_model, tmp_path_factory) -> Path:
 
 def needs_conll(path: Path = CONLL):
     return pytest.mark.skipif(not path.is_dir(), reason=f"CoNLL-2003 not found at {path} (../shared/data)")
+
+
+def launch(tiny_model, out, processes, *extra):
+    """`accelerate launch --cpu --num_processes N -m nerkit.train` on the sample data, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
+               "--main_process_port", str(29500 + processes), "-m", "nerkit.train",
+               str(ROOT / "recipes" / "quickstart.yaml"), f"model.name_or_path={tiny_model}",
+               f"training.output_dir={out}", "training.num_train_epochs=2", "training.learning_rate=5e-3", "training.per_device_train_batch_size=32",
+               "data.max_length=64", f"data.train={SAMPLE / 'train.conll'}",
+               f"data.validation={SAMPLE / 'validation.conll'}", f"data.test={SAMPLE / 'test.conll'}", *extra]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -1,20 +1,17 @@
 """End-to-end training on the tiny random model: in process, and as `accelerate launch` subprocesses."""
 
 import json
-import os
-import subprocess
-import sys
-
 import pytest
 import yaml
 
 from nerkit.config import recipe_from_dict
 from nerkit.data import DataError
+from nerkit.evaluate import evaluate
 from nerkit.launch import requested_cpu_processes
 from nerkit.modeling import ModelError
 from nerkit.train import run
 
-from conftest import ROOT, SAMPLE, quick_recipe
+from conftest import SAMPLE, launch, quick_recipe
 
 GOLD_ENTITIES = {"validation": 127, "test": 125}  # entities in recipes/sample/{validation,test}.conll
 
@@ -79,17 +76,6 @@ def test_train_resumes_from_checkpoint(tiny_model, tmp_path):
     assert state["global_step"] == 2 * int(checkpoints[-1].name.split("-")[1])
 
 
-def launch(tiny_model, out, processes, *extra):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
-               "--main_process_port", str(29500 + processes), "-m", "nerkit.train",
-               str(ROOT / "recipes" / "quickstart.yaml"), f"model.name_or_path={tiny_model}",
-               f"training.output_dir={out}", "training.num_train_epochs=2", "training.learning_rate=5e-3", "training.per_device_train_batch_size=32",
-               "data.max_length=64", f"data.train={SAMPLE / 'train.conll'}",
-               f"data.validation={SAMPLE / 'validation.conll'}", f"data.test={SAMPLE / 'test.conll'}", *extra]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-
-
 def training_features(tokenizer) -> int:
     from nerkit.config import DataConfig
     from nerkit.data import load_corpus
@@ -113,6 +99,8 @@ def test_accelerate_launch_trains_and_scores_the_whole_eval_set(tiny_model, tiny
     steps_per_epoch = -(-training_features(tiny_tokenizer) // (32 * processes))  # batch 32 on each process
     assert state["global_step"] == 2 * steps_per_epoch
     assert (tmp_path / "model.safetensors").is_file()
+    again = evaluate(str(tmp_path), str(SAMPLE / "validation.conll"), split="validation")
+    assert again["f1"] == pytest.approx(metrics["validation"]["f1"])  # gathered across processes in order
 
 
 def test_cpu_process_count_is_read_from_the_accelerate_command_line():
