@@ -147,10 +147,11 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
         processing_class=tokenizer, compute_metrics=metrics_fn,
         preprocess_logits_for_metrics=argmax_logits, callbacks=callbacks,
     )
-    trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
+    train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels)
     if trainer.is_world_process_zero():
+        trainer.save_metrics("train", train_output.metrics)  # train_results.json: runtime, samples/s, loss
         save_run(trainer, recipe, corpus, encoder, results)
         print(format_table(results), flush=True)
     return results
