@@ -52,7 +52,15 @@ def training_arguments(recipe: Recipe):
         logger.warning("no validation split: evaluation during training and best-model selection are off")
     if kwargs["eval_strategy"] == "no":
         kwargs["load_best_model_at_end"] = False
+    if kwargs.get("bf16") and not _has_cuda():
+        kwargs.setdefault("use_cpu", True)  # transformers only takes bf16 on CPU when told it is on CPU
     return TrainingArguments(**kwargs)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _splits_present(recipe: Recipe) -> set[str]:
