@@ -6,7 +6,7 @@
 (a) `standard`: what transformers' run_ner example does, written here with plain transformers calls:
     tokenize with truncation, first-sub-token labels, DataCollatorForTokenClassification, Trainer with
     random batches, fp32. (b) `nerkit-fp32` and (c) `nerkit-bf16`: `nerkit.train.run` with its defaults
-    (length-grouped batches, length-sorted evaluation), without and with bf16 autocast.
+    (length-grouped batches in shuffled order, length-sorted evaluation), without and with bf16 autocast.
 Each configuration runs in its own process so that peak memory (max RSS) is its own. Padding is
 measured by replaying each run's sampler over its features for the same number of batches.
 """
@@ -102,10 +102,9 @@ def run_standard(args) -> dict:
 
 def run_nerkit(args, bf16: bool) -> dict:
     import torch
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-
     from nerkit.config import recipe_from_dict
     from nerkit.train import run
+    from nerkit.trainer import ShuffledLengthGroupedSampler
 
     out = args.out / ("nerkit-bf16" if bf16 else "nerkit-fp32")
     recipe = recipe_from_dict({
@@ -123,7 +122,7 @@ def run_nerkit(args, bf16: bool) -> dict:
     total = time.perf_counter() - started
     train_metrics = json.loads((out / "train_results.json").read_text())
     lengths = nerkit_train_lengths(args, recipe)
-    sampler = LengthGroupedSampler(args.batch_size, lengths=lengths, generator=torch.Generator().manual_seed(args.seed))
+    sampler = ShuffledLengthGroupedSampler(lengths, args.batch_size, generator=torch.Generator().manual_seed(args.seed))
     stats = padding_stats(lengths, sampler, args.batch_size, args.steps)
     return {"train_seconds": train_metrics["train_runtime"], "train_runtime": train_metrics["train_runtime"],
             "run_seconds": total, "dev_f1": results["validation"]["f1"], **stats}

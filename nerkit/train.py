@@ -38,7 +38,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "logging_steps": 50,
     "report_to": "none",
     "ddp_find_unused_parameters": False,
-    "train_sampling_strategy": "group_by_length",  # same examples, far less padding: see docs/benchmarks.md
+    "train_sampling_strategy": "group_by_length",  # similar lengths per batch, batches shuffled: nerkit/trainer.py
 }
 
 
@@ -100,20 +100,6 @@ class WordMetrics:
         return {k: metrics[k] for k in ("precision", "recall", "f1", "accuracy")}
 
 
-def ner_trainer_class():
-    """Trainer whose evaluation keeps dataset order. With `train_sampling_strategy="group_by_length"`,
-    transformers also shuffles evaluation batches by length, which scrambles the feature -> word mapping
-    that scoring relies on. nerkit's eval sets are already sorted by length, so order costs nothing."""
-    from torch.utils.data import SequentialSampler
-    from transformers import Trainer
-
-    class NerTrainer(Trainer):
-        def _get_eval_sampler(self, eval_dataset):
-            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
-
-    return NerTrainer
-
-
 def argmax_logits(logits, labels):
     """Keep label ids, not logits, between evaluation steps (much less memory)."""
     return (logits[0] if isinstance(logits, tuple) else logits).argmax(-1)
@@ -122,6 +108,8 @@ def argmax_logits(logits, labels):
 def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """Train, evaluate the configured splits, save; returns {split: metrics}."""
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
+
+    from .trainer import NerTrainer
 
     args = training_arguments(recipe)
     set_seed(args.seed)
@@ -148,7 +136,7 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
     callbacks = []
     if recipe.eval.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.eval.early_stopping_patience))
-    trainer = ner_trainer_class()(
+    trainer = NerTrainer(
         model=model, args=args, train_dataset=features["train"],
         eval_dataset=features.get("validation") if args.eval_strategy != "no" else None,
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.device.type == "cuda" else None),

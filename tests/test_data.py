@@ -149,3 +149,18 @@ def test_iob1_and_iob2_conll2003_give_identical_training_labels():
         assert [s["tags"] for s in iob1.splits[split]] == [s["tags"] for s in iob2.splits[split]]
         assert [s["document"] for s in iob1.splits[split]] == [s["document"] for s in iob2.splits[split]]
     assert len(iob2.splits["train"]) == 14041 and iob2.splits["train"][-1]["document"] == 945
+
+
+def test_hub_style_dataset_with_classlabel_tags(tmp_path):
+    """`data.dataset` goes through datasets.load_dataset; a local parquet folder stands in for the Hub."""
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    features = Features({"tokens": Sequence(Value("string")),
+                         "ner_tags": Sequence(ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]))})
+    for split, rows in (("train", [[("Anna", 1), ("Smith", 2), ("left", 0)]]), ("validation", [[("Paris", 3)]])):
+        ds = Dataset.from_dict({"tokens": [[w for w, _ in r] for r in rows], "ner_tags": [[t for _, t in r] for r in rows]},
+                               features=features)
+        ds.to_parquet(str(tmp_path / f"{split}.parquet"))
+    corpus = load_corpus(DataConfig(dataset=str(tmp_path), tags_field="ner_tags"))
+    assert corpus.splits["train"][0]["tags"] == ["B-PER", "I-PER", "O"]
+    assert corpus.splits["validation"][0]["tokens"] == ["Paris"]
