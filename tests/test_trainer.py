@@ -50,3 +50,20 @@ def test_sampler_is_reproducible_with_the_same_seed():
     first = list(ShuffledLengthGroupedSampler(lengths, 8, torch.Generator().manual_seed(3)))
     again = list(ShuffledLengthGroupedSampler(lengths, 8, torch.Generator().manual_seed(3)))
     assert first == again
+
+
+def test_token_weighted_loss_weights_every_token_alike():
+    from types import SimpleNamespace
+
+    from nerkit.trainer import TokenWeightedLoss, token_weighted_loss
+
+    logits = torch.randn(2, 5, 3)
+    labels = torch.tensor([[0, 1, -100, 2, -100], [1, -100, -100, -100, -100]])
+    summed = torch.nn.functional.cross_entropy(logits.view(-1, 3), labels.view(-1), ignore_index=-100, reduction="sum")
+    assert torch.allclose(TokenWeightedLoss(4.0)({"logits": logits}, labels), summed / 4)
+    assert torch.allclose(TokenWeightedLoss(4.0, accumulation_steps=2)({"logits": logits}, labels), summed / 8)
+    # a batch with half the labelled tokens contributes half the loss, not the same mean
+    one = TokenWeightedLoss(4.0)({"logits": logits[:1]}, labels[:1])
+    assert one < TokenWeightedLoss(4.0)({"logits": logits}, labels)
+    args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=1)
+    assert token_weighted_loss({"labels": labels.tolist()}, args).denominator == 2.0 * 8
