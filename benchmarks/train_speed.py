@@ -117,11 +117,11 @@ def run_nerkit(args, bf16: bool) -> dict:
                      "weight_decay": 0.01, "seed": args.seed, "save_strategy": "no", "eval_strategy": "no",
                      "logging_steps": 50, "bf16": bf16, "dataloader_pin_memory": False},
     })
+    lengths = nerkit_train_lengths(args, recipe)  # before training, so it does not add to the peak memory
     started = time.perf_counter()
     results = run(recipe)
     total = time.perf_counter() - started
     train_metrics = json.loads((out / "train_results.json").read_text())
-    lengths = nerkit_train_lengths(args, recipe)
     sampler = ShuffledLengthGroupedSampler(lengths, args.batch_size, generator=torch.Generator().manual_seed(args.seed))
     stats = padding_stats(lengths, sampler, args.batch_size, args.steps)
     return {"train_seconds": train_metrics["train_runtime"], "train_runtime": train_metrics["train_runtime"],

@@ -100,11 +100,17 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-# PyYAML follows YAML 1.1, where `3e-5` is a string; accept the YAML 1.2 float forms people write.
+# PyYAML follows YAML 1.1, where `3e-5` is a string and `no` / `on` are booleans (so
+# `eval_strategy: no` would become False). The recipe loader follows YAML 1.2 for both.
 class _Loader(yaml.SafeLoader):
-    pass
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),

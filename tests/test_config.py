@@ -77,5 +77,11 @@ def test_config_every_field_has_help():
     assert all(help_text for _, help_text in rows)
 
 
+def test_yaml_no_and_on_are_strings_as_in_yaml_12(tmp_path):
+    assert parse_yaml("a: no\nb: on\nc: true\nd: False\ne: yes") == {"a": "no", "b": "on", "c": True, "d": False, "e": "yes"}
+    recipe = load_recipe(write(tmp_path, BASE), ["training.eval_strategy=no", "data.label_all_tokens=true"])
+    assert recipe.training["eval_strategy"] == "no" and recipe.data.label_all_tokens is True
+
+
 def test_yaml_floats_keep_ints_and_strings():
     assert parse_yaml("a: 3\nb: 1e-4\nc: e5\nd: 1.5") == {"a": 3, "b": 1e-4, "c": "e5", "d": 1.5}
