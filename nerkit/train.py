@@ -170,6 +170,7 @@ def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) ->
 
 
 def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict[str, dict[str, Any]]:
+    trainer.compute_metrics = None  # it scores the validation split; each split gets its own scorer below
     results = {}
     for split in recipe.eval.splits:
         if split not in features:

@@ -39,6 +39,14 @@ def test_train_metrics_score_every_gold_entity_once(trained_run):
     assert metrics["validation"]["f1"] > 0.05  # it learned something in two epochs
 
 
+def test_train_scores_each_split_with_its_own_words(tiny_model, tmp_path):
+    """A one-sentence validation split beside the 64-sentence test split: each is mapped to its own words."""
+    dev = tmp_path / "dev.conll"
+    dev.write_text("Anna B-PER\nvisited O\nParis B-LOC\n")
+    results = run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out", validation=str(dev))))
+    assert results["validation"]["entities"] == 2 and results["test"]["entities"] == GOLD_ENTITIES["test"]
+
+
 def test_train_label_all_tokens_still_scores_per_word(tiny_model, tmp_path):
     results = run(recipe_from_dict(quick_recipe(tiny_model, tmp_path, label_all_tokens=True)))
     assert results["validation"]["entities"] == GOLD_ENTITIES["validation"]
