@@ -40,10 +40,13 @@ def test_train_metrics_score_every_gold_entity_once(trained_run):
 
 
 def test_train_scores_each_split_with_its_own_words(tiny_model, tmp_path):
-    """A one-sentence validation split beside the 64-sentence test split: each is mapped to its own words."""
+    """A one-sentence validation split beside the 64-sentence test split: each is mapped to its own words
+    (the validation scorer once ran on test predictions too, and read their padding as labels)."""
     dev = tmp_path / "dev.conll"
-    dev.write_text("Anna B-PER\nvisited O\nParis B-LOC\n")
-    results = run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out", validation=str(dev))))
+    dev.write_text("Anna B-PER\nvisited O\nParis B-LOC\n" + "and O\n" * 40)
+    recipe = quick_recipe(tiny_model, tmp_path / "out", validation=str(dev))
+    recipe["training"]["per_device_eval_batch_size"] = 8
+    results = run(recipe_from_dict(recipe))
     assert results["validation"]["entities"] == 2 and results["test"]["entities"] == GOLD_ENTITIES["test"]
 
 
