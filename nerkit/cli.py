@@ -45,7 +45,7 @@ def evaluate_command(args) -> int:
     from .metrics import format_table
 
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
-                     tokens_field=args.tokens_field, tags_field=args.tags_field)
+                     tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
                       device=args.device, batch_size=args.batch_size)
     print(format_table({args.split: report}))
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tag-column", type=int, default=-1)
     evaluate.add_argument("--tokens-field", default="tokens")
     evaluate.add_argument("--tags-field", default="tags")
+    evaluate.add_argument("--document-field", help="JSON-like files: field holding a document id (document context)")
     _inference_options(evaluate)
     evaluate.set_defaults(func=evaluate_command)
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .metrics import score
 from .predict import Tagger
 from .schemes import spans
 
+logger = logging.getLogger(__name__)
 ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 
@@ -32,6 +34,9 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
     gold = [s["tags"] for s in sentences]
     documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
+    if documents and all(d < 0 for d in documents):
+        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
+                       "trained with document context but is scored sentence by sentence", data)
     pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
                                                                      progress=True)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None}

@@ -67,3 +67,19 @@ def test_jsonl_document_field_groups_sentences(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows))
     sentences = read_file(data, DataConfig(document_field="doc"))
     assert [s["document"] for s in sentences] == [0, 0, 1]
+
+
+def test_evaluate_uses_document_field_and_warns_without_boundaries(tiny_model, tmp_path, caplog):
+    from nerkit.cli import main
+
+    recipe = quick_recipe(tiny_model, tmp_path / "run", context="document", context_size=16)
+    run(recipe_from_dict(recipe))
+    rows = [{"doc": d, "tokens": ["Anna", "visited", "Paris"], "tags": ["B-PER", "O", "B-LOC"]} for d in "aab"]
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        assert main(["evaluate", str(tmp_path / "run"), str(data), "--document-field", "doc"]) == 0
+    assert "no document boundaries" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        assert main(["evaluate", str(tmp_path / "run"), str(data)]) == 0
+    assert "no document boundaries" in caplog.text
