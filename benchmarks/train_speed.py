@@ -181,7 +181,7 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     base = results[0]
-    print(f"\n| config | samples/s | real tokens/s | padding | peak RSS GB | dev F1 | speed-up |\n|---|---|---|---|---|---|---|")
+    print("\n| config | samples/s | real tokens/s | padding | peak RSS GB | dev F1 | speed-up |\n|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['config']} | {r['samples_per_second']:.1f} | {r.get('tokens_per_second', 0):.0f} | "
               f"{r.get('padding_fraction', 0):.1%} | {r['peak_rss_gb']:.2f} | {r['dev_f1']:.4f} | "

