@@ -77,11 +77,11 @@ def main() -> None:
         pred = [{(e["label"], e["start"], e["end"]) for e in r["entities"]} for r in results]
         rows[f"nerkit ({'bf16' if tagger.bf16 else 'fp32'})"] = {**timing, **prf(gold, pred)}
 
-    for strategy in ("simple", "first"):
+    for strategy, batch_size in (("simple", 1), ("first", 1), ("first", args.batch_size)):
         tagger = pipeline("token-classification", model=args.model, aggregation_strategy=strategy, device="cpu")
-        results, timing = timed(lambda t: tagger(t), texts)
+        results, timing = timed(lambda t: tagger(t, batch_size=batch_size), texts)
         pred = [{(e["entity_group"], e["start"], e["end"]) for e in r} for r in results]
-        rows[f"pipeline ({strategy})"] = {**timing, **prf(gold, pred)}
+        rows[f"pipeline ({strategy}{f', batch {batch_size}' if batch_size > 1 else ''})"] = {**timing, **prf(gold, pred)}
 
     base = rows["pipeline (simple)"]["sentences_per_second"]
     print(f"word-level test F1 (nerkit evaluate on gold words): {word_level:.4f}  torch threads: {torch.get_num_threads()}")

@@ -1,7 +1,8 @@
 """Raw text -> words with character offsets, split the way CoNLL-2003 was tokenised, and sentences.
 
-Punctuation is split from words, clitics stand alone ("Germany 's", "does n't"), abbreviations such
-as "U.S." and numbers such as "1,000.5" stay whole. `text[start:end]` is always the word itself.
+Punctuation is split from words, clitics stand alone ("Germany 's", "does n't"); abbreviations
+("U.S.", "Mr.", initials), numbered list items ("1.") and numbers, scores and dates ("1,000.5", "2-0",
+"1996-12-06") stay whole, as they do in the CoNLL-2003 files. `text[start:end]` is always the word itself.
 """
 
 from __future__ import annotations
@@ -9,15 +10,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+ABBREVIATIONS = ("Mr Mrs Ms Dr Prof St Mt Ft Jr Sr Lt Col Gen Sgt Capt Rev Gov Sen Rep Inc Corp Ltd Co Bros vs "
+                 "Jan Feb Aug Sept Oct Nov Dec Calif Fla Mich").split()
 WORD_RE = re.compile(
     r"""(?:[^\W\d_]\.){2,}                  # U.S. , e.g.
-      | \d+(?:[.,:/]\d+)*                   # 1,000.5  12:30  1/2
+      | (?:%s)\.(?=\s)                       # Mr. Inc. Calif. vs.
+      | [A-Z]\.(?=\s+[A-Z])                  # an initial: M. Johnson
+      | ^\d{1,3}\.(?=[ \t])                  # a numbered list item at the start of a line: 1. Schumacher
+      | (?<!\S)\+?(?:\d+(?:[-.,:/]\d+)*|\.\d+)(?![^\W_]|-[^\W_])  # 1,000.5 12:30 1/2 2-0 1996-12-06 .500 +44
+      | (?:\d+(?:[-.,:/]\d+)*|\.\d+)(?![^\W_]|-[^\W_])
+      | [A-Z]{1,3}\$ | [A-Z]+&[A-Z]+         # US$ C$ S&P AT&T
+      | \.{2,} | -{2,}                       # ... --
       | [^\W_]+(?=n't\b)                    # does|n't
       | n't\b | ['’](?:s|S|re|ve|ll|d|m)\b  # clitics
-      | [^\W_]+(?:(?:-|['’](?!(?:s|S|re|ve|ll|d|m)\b))[^\W_]+)*  # words; inner - and ' kept (Rolls-Royce, O'Neill)
+      | [^\W_]+(?:(?:-|['’](?!(?:s|S|re|ve|ll|d|m)\b))[^\W_]+)*  # words; inner - and ' kept (Rolls-Royce, O'Neill, 3-year-old)
       | \S                                  # any other character: punctuation, symbols, zero-width marks
-    """,
-    re.VERBOSE,
+    """ % "|".join(ABBREVIATIONS),
+    re.VERBOSE | re.MULTILINE,
 )
 SENTENCE_END = {".", "!", "?"}
 CLOSERS = {'"', "'", ")", "]", "}", "”", "’", "»"}

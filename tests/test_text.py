@@ -12,6 +12,14 @@ def test_split_words_follows_conll_tokenisation():
         "Germany", "'s", "U.S.", "-", "based", "firm", "did", "n't", "pay", "$", "1,000.50", "(", "Rolls-Royce", ")", "."]
 
 
+def test_split_words_keeps_conll_abbreviations_numbers_and_list_items_whole():
+    text = "1. M. Schumacher ( Mr. Smith 's Ferrari Inc. ) won 2-0 on 1996-12-06 ... -- .500 +44 C$ S&P 3-year-old"
+    assert words(text) == ["1.", "M.", "Schumacher", "(", "Mr.", "Smith", "'s", "Ferrari", "Inc.", ")", "won", "2-0",
+                           "on", "1996-12-06", "...", "--", ".500", "+44", "C$", "S&P", "3-year-old"]
+    assert words("It ended 2-1. Then Group B.") == ["It", "ended", "2-1", ".", "Then", "Group", "B", "."]
+    assert words("won 1. Then") == ["won", "1", ".", "Then"]  # a list number only at the start of a line
+
+
 def test_split_words_keeps_unicode_words_and_odd_characters():
     assert words("Zürich\u200bis  café\tnaïve") == ["Zürich", "\u200b", "is", "café", "naïve"]
 
