@@ -42,16 +42,20 @@ class ShuffledLengthGroupedSampler(Sampler):
 
 
 class TokenWeightedLoss:
-    """Cross-entropy summed over labelled tokens / (mean labelled tokens per batch x accumulation steps)."""
+    """Cross-entropy summed over labelled tokens / (mean labelled tokens per batch x accumulation steps).
+
+    Evaluation (no gradients) reports the usual mean over the batch's labelled tokens, so `eval_loss`
+    reads as it does everywhere else and does not depend on the evaluation batch size."""
 
     def __init__(self, labelled_per_batch: float, accumulation_steps: int = 1):
         self.denominator = max(labelled_per_batch, 1.0) * accumulation_steps
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        reduction = "sum" if torch.is_grad_enabled() else "mean"
         loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.size(-1)), labels.view(-1),
-                                                 ignore_index=-100, reduction="sum")
-        return loss / self.denominator
+                                                 ignore_index=-100, reduction=reduction)
+        return loss / self.denominator if reduction == "sum" else loss
 
 
 def token_weighted_loss(train_dataset, args) -> TokenWeightedLoss:

@@ -67,3 +67,13 @@ def test_token_weighted_loss_weights_every_token_alike():
     assert one < TokenWeightedLoss(4.0)({"logits": logits}, labels)
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=1)
     assert token_weighted_loss({"labels": labels.tolist()}, args).denominator == 2.0 * 8
+
+
+def test_token_weighted_loss_reports_the_plain_mean_in_evaluation():
+    from nerkit.trainer import TokenWeightedLoss
+
+    logits = torch.randn(2, 5, 3)
+    labels = torch.tensor([[0, 1, -100, 2, -100], [1, -100, -100, -100, -100]])
+    mean = torch.nn.functional.cross_entropy(logits.view(-1, 3), labels.view(-1), ignore_index=-100)
+    with torch.no_grad():
+        assert torch.allclose(TokenWeightedLoss(40.0)({"logits": logits}, labels), mean)
