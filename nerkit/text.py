@@ -14,7 +14,7 @@ ABBREVIATIONS = ("Mr Mrs Ms Dr Prof St Mt Ft Jr Sr Lt Col Gen Sgt Capt Rev Gov S
                  "Jan Feb Aug Sept Oct Nov Dec Calif Fla Mich").split()
 WORD_RE = re.compile(
     r"""(?:[^\W\d_]\.){2,}                  # U.S. , e.g.
-      | (?:%s)\.(?=\s)                       # Mr. Inc. Calif. vs.
+      | (?i:%s)\.(?=\s)                     # Mr. Inc. Calif. vs. ST.
       | [A-Z]\.(?=\s+[A-Z])                  # an initial: M. Johnson
       | ^\d{1,3}\.(?=[ \t])                  # a numbered list item at the start of a line: 1. Schumacher
       | (?<!\S)\+?(?:\d+(?:[-.,:/]\d+)*|\.\d+)(?![^\W_]|-[^\W_])  # 1,000.5 12:30 1/2 2-0 1996-12-06 .500 +44
@@ -45,7 +45,8 @@ def split_words(text: str) -> list[Word]:
 
 def split_sentences(words: list[Word], text: str) -> list[list[Word]]:
     """Sentence ends after . ! ? (and any closing quotes or brackets) when the next word begins a new
-    line or starts with an upper-case letter or a digit; blank lines always end a sentence."""
+    line or starts with an upper-case letter, a digit or an opening quote; blank lines always end a
+    sentence. A straight quote after a full stop that ends its line is taken as closing."""
     sentences: list[list[Word]] = []
     current: list[Word] = []
     for i, word in enumerate(words):
@@ -65,5 +66,7 @@ def _breaks(current: list[Word], following: Word, text: str) -> bool:
     while k > 0 and current[k].text in CLOSERS:
         k -= 1
     ends = current[k].text in SENTENCE_END
+    if following.text in ('"', "'") and not text[following.end:].split("\n", 1)[0].strip():
+        return False  # a quote that ends its line closes this sentence: ... he said . "
     return ends and bool(gap) and (following.text[0].isupper() or following.text[0].isdigit()
                                    or following.text[0] in "\"'“(")

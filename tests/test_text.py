@@ -41,3 +41,6 @@ def test_split_sentences_at_full_stops_and_blank_lines():
     sentences = [[w.text for w in s] for s in split_sentences(split_words(text), text)]
     assert sentences == [["He", "left", "."], ['"', "She", "stayed", ".", '"'], ["It", "rained", "on", "3", "May", ".", "in", "town"],
                          ["New", "paragraph"]]  # a lower-case word after a full stop continues the sentence
+    text = 'I see him there . "\nHe said . " We left .'
+    sentences = [[w.text for w in s] for s in split_sentences(split_words(text), text)]
+    assert sentences == [["I", "see", "him", "there", ".", '"'], ["He", "said", "."], ['"', "We", "left", "."]]
