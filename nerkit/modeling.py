@@ -119,7 +119,11 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(str(directory))
+    try:
+        config = AutoConfig.from_pretrained(str(directory))
+    except OSError as err:  # a missing path, a folder without config.json, an unreachable Hub id
+        raise ModelError(f"{directory}: not a saved nerkit run or model directory, nor a Hub model id that can "
+                         f"be reached ({str(err).splitlines()[0]})") from err
     labels = [config.id2label[i] for i in sorted(config.id2label)]
     if all(str(label).startswith("LABEL_") for label in labels):
         raise ModelError(f"{directory}: no label maps (no {METADATA}, and config.json has only generic "

@@ -70,6 +70,14 @@ def test_a_model_directory_without_labels_is_a_clear_error(tiny_model):
         Tagger.load(tiny_model)
 
 
+def test_a_missing_model_directory_is_a_clear_error(tmp_path):
+    from nerkit.cli import main
+
+    with pytest.raises(ModelError, match="not a saved nerkit run"):
+        Tagger.load(str(tmp_path / "no-such-run"))
+    assert main(["evaluate", str(tmp_path / "no-such-run"), str(tmp_path / "data.conll")]) == 2
+
+
 def test_read_documents_errors_name_the_line():
     with pytest.raises(InputError, match=r"docs\.txt:2: not valid UTF-8"):
         read_documents(io.BytesIO(b"fine\n\xff\xfe\n"), "docs.txt")
