@@ -49,7 +49,10 @@ def resolve_model_path(name: str) -> str:
 def load_tokenizer(path: str, revision: str | None = None):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
+    except OSError as err:  # a missing path or an unreachable Hub id (offline)
+        raise ModelError(f"model {path!r} cannot be loaded: {str(err).splitlines()[0]}") from err
     if getattr(tokenizer, "add_prefix_space", None) is False:  # byte-level BPE needs it for pre-split words
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision, add_prefix_space=True)
     return tokenizer

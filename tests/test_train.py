@@ -64,6 +64,12 @@ def test_train_rejects_a_model_trained_with_other_labels(trained_run, tmp_path):
         run(recipe_from_dict(recipe))
 
 
+def test_train_with_a_model_that_cannot_be_loaded_is_a_clear_error(tmp_path):
+    recipe = quick_recipe(str(tmp_path / "no-such-model"), tmp_path / "out")
+    with pytest.raises(ModelError, match="no-such-model.* cannot be loaded"):
+        run(recipe_from_dict(recipe))
+
+
 def test_train_bad_data_names_file_and_line(tiny_model, tmp_path):
     data = tmp_path / "bad.conll"
     data.write_text("Anna B-PER\nvisited O O\n")
