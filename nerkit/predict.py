@@ -12,7 +12,7 @@ import logging
 from typing import Any, Iterable, Sequence
 
 from .features import Encoder, gather_word_predictions
-from .modeling import load_trained
+from .modeling import ModelError, load_trained
 from .schemes import spans
 from .text import split_sentences, split_words
 
@@ -25,7 +25,7 @@ def pick_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA GPU is available")
+        raise ModelError(f"device {device!r} was asked for but no CUDA GPU is available")
     return device
 
 
@@ -44,7 +44,7 @@ class Tagger:
     def __init__(self, model, tokenizer, metadata: dict[str, Any], device: str = "auto", batch_size: int = 64,
                  precision: str = "auto"):
         if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"unknown precision {precision!r}; expected auto, fp32 or bf16")
+            raise ModelError(f"unknown precision {precision!r}; expected auto, fp32 or bf16")
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer, self.metadata = tokenizer, metadata

@@ -78,6 +78,16 @@ def test_a_missing_model_directory_is_a_clear_error(tmp_path):
     assert main(["evaluate", str(tmp_path / "no-such-run"), str(tmp_path / "data.conll")]) == 2
 
 
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(trained_run, capsys):
+    import torch
+    from nerkit.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert main(["predict", str(trained_run), "Anna", "--device", "cuda"]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
+
+
 def test_read_documents_errors_name_the_line():
     with pytest.raises(InputError, match=r"docs\.txt:2: not valid UTF-8"):
         read_documents(io.BytesIO(b"fine\n\xff\xfe\n"), "docs.txt")
