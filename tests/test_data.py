@@ -164,3 +164,14 @@ def test_hub_style_dataset_with_classlabel_tags(tmp_path):
     corpus = load_corpus(DataConfig(dataset=str(tmp_path), tags_field="ner_tags"))
     assert corpus.splits["train"][0]["tags"] == ["B-PER", "I-PER", "O"]
     assert corpus.splits["validation"][0]["tokens"] == ["Paris"]
+
+
+def test_hub_dataset_that_cannot_be_reached_is_a_data_error(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'my-org/ner' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError, match=r"data.dataset 'my-org/ner' cannot be loaded: Couldn't reach"):
+        load_corpus(DataConfig(dataset="my-org/ner"))
