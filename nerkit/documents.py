@@ -56,12 +56,12 @@ def write_conll(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
     from .text import split_words
 
     for result in results:
-        tags = {}
+        words, tags = split_words(result["text"]), {}
         for entity in result["entities"]:
-            inside = [w for w in split_words(result["text"]) if entity["start"] <= w.start < entity["end"]]
+            inside = [w for w in words if entity["start"] <= w.start < entity["end"]]
             for k, word in enumerate(inside):
                 tags[word.start] = ("B-" if k == 0 else "I-") + entity["label"]
-        for word in split_words(result["text"]):
+        for word in words:
             out.write(f"{word.text}\t{tags.get(word.start, 'O')}\n")
         out.write("\n")
 
