@@ -136,17 +136,15 @@ def merged_folder(directory: Path) -> Path:
     """`<run>/merged`: written at training time with lora.merge, or merged now from the adapter."""
     import json
 
-    from .modeling import load_trained, read_metadata, save_metadata
+    from .modeling import load_trained, read_metadata, save_merged
 
     target = directory / "merged"
     metadata = read_metadata(directory)
     if metadata.get("kind") != "adapter":
         raise HubError(f"{directory} holds a full model; --merged is for LoRA adapter runs")
     if not (target / "config.json").is_file():
-        model, tokenizer, _ = load_trained(directory, merge=True)
-        model.save_pretrained(str(target))
-        tokenizer.save_pretrained(str(target))
-        save_metadata(target, {**metadata, "kind": "full"})
+        model, tokenizer, _ = load_trained(directory)
+        save_merged(model, tokenizer, directory, metadata)
     for name in ("recipe.yaml", "metrics.json"):
         if (directory / name).is_file():
             (target / name).write_bytes((directory / name).read_bytes())

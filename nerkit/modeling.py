@@ -134,8 +134,8 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     return {"labels": labels, "kind": "full"}
 
 
-def load_trained(directory: str | Path, merge: bool = False):
-    """(model, tokenizer, metadata) of a saved run: full model or LoRA adapter (merged on request)."""
+def load_trained(directory: str | Path):
+    """(model, tokenizer, metadata) of a saved run: full model or LoRA adapter."""
     from transformers import AutoModelForTokenClassification
 
     directory = str(directory)
@@ -148,8 +148,6 @@ def load_trained(directory: str | Path, merge: bool = False):
         base = AutoModelForTokenClassification.from_pretrained(
             resolve_model_path(meta["base_model"]), num_labels=len(labels), id2label=id2label, label2id=label2id)
         model = PeftModel.from_pretrained(base, directory)
-        if merge:
-            model = model.merge_and_unload()
     else:
         model = AutoModelForTokenClassification.from_pretrained(directory)
         saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
@@ -157,3 +155,12 @@ def load_trained(directory: str | Path, merge: bool = False):
             raise ModelError(f"{directory}: config.json labels {saved} disagree with {METADATA} labels {labels}")
     model.eval()
     return model, load_tokenizer(directory), meta
+
+
+def save_merged(model, tokenizer, directory: str | Path, metadata: dict[str, Any]) -> Path:
+    """`<directory>/merged`: the LoRA weights folded into the base model, loadable without PEFT."""
+    target = Path(directory, "merged")
+    model.merge_and_unload().save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+    save_metadata(target, {**metadata, "kind": "full"})
+    return target

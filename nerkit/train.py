@@ -22,7 +22,8 @@ from .config import Recipe, RecipeError
 from .data import load_corpus
 from .features import Encoder, gather_word_predictions
 from .metrics import format_table, score, write_metrics
-from .modeling import build_model, load_tokenizer, parameter_counts, resolve_model_path, save_metadata, wrap_lora
+from .modeling import (build_model, load_tokenizer, parameter_counts, resolve_model_path, save_merged, save_metadata,
+                       wrap_lora)
 
 logger = logging.getLogger("nerkit")
 
@@ -200,10 +201,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
     write_metrics(results, out / "metrics.json")
     if recipe.lora is not None and recipe.lora.merge:
-        merged = trainer.model.merge_and_unload()
-        merged.save_pretrained(str(out / "merged"))
-        trainer.processing_class.save_pretrained(str(out / "merged"))
-        save_metadata(out / "merged", {**metadata, "kind": "full"})
+        save_merged(trainer.model, trainer.processing_class, out, metadata)
     from .hub import write_model_card
 
     write_model_card(out, recipe, results, metadata)
