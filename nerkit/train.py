@@ -214,13 +214,13 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m nerkit.train RECIPE [overrides]`, the form `accelerate launch -m` needs."""
-    from .cli import main as cli_main
+    from .cli import configure_logging, main as cli_main
     from .launch import relaunch, requested_cpu_processes
 
     argv = sys.argv[1:] if argv is None else argv
     processes = requested_cpu_processes()
     if processes > 1:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging()
         return relaunch("nerkit.train", argv, processes)
     return cli_main(["train", *argv])
 
