@@ -75,7 +75,7 @@ def main() -> None:
         tagger = nerkit.load(args.model, precision=precision, batch_size=args.batch_size)
         results, timing = timed(tagger.predict, texts)
         pred = [{(e["label"], e["start"], e["end"]) for e in r["entities"]} for r in results]
-        rows[f"nerkit ({'bf16' if tagger.bf16 else 'fp32'})"] = {**timing, **prf(gold, pred)}
+        rows[f"nerkit ({'bf16' if tagger.engine.bf16 else 'fp32'})"] = {**timing, **prf(gold, pred)}
 
     for strategy, batch_size in (("simple", 1), ("first", 1), ("first", args.batch_size)):
         tagger = pipeline("token-classification", model=args.model, aggregation_strategy=strategy, device="cpu")

@@ -12,7 +12,7 @@ __all__ = ["load", "load_recipe", "train", "evaluate"]
 
 def __getattr__(name):  # lazy, so that `import nerkit` and `nerkit --help` stay instant
     if name == "load":
-        from .predict import load
+        from .inference.tagger import load
 
         return load
     if name == "load_recipe":

@@ -17,26 +17,11 @@ def train_command(args) -> int:
 
 
 def predict_command(args) -> int:
-    from .documents import default_format, read_documents, show, write_conll, write_jsonl
-    from .predict import load
+    from .predict import predict_to
 
-    if args.texts:
-        texts = args.texts
-    elif args.input:
-        with open(args.input, "rb") as stream:
-            texts = read_documents(stream, args.input, args.text_field, args.skip_invalid)
-    else:
-        texts = read_documents(sys.stdin.buffer, "<stdin>", args.text_field, args.skip_invalid)
-    tagger = load(args.model, device=args.device, batch_size=args.batch_size, precision=args.precision)
-    results = tagger.predict(texts, progress=bool(args.input))
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        fmt = args.format or default_format(out)
-        {"jsonl": write_jsonl, "conll": write_conll}.get(fmt, lambda r, o: show(r))(results, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return 0
+    return predict_to(args.model, args.texts, input=args.input, output=args.output, fmt=args.format,
+                      text_field=args.text_field, skip_invalid=args.skip_invalid, device=args.device,
+                      batch_size=args.batch_size, precision=args.precision)
 
 
 def evaluate_command(args) -> int:

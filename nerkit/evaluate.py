@@ -14,7 +14,7 @@ from typing import Any
 from .config import DataConfig
 from .data import DataError, load_corpus
 from .metrics import score
-from .predict import Tagger
+from .inference.tagger import Tagger
 from .schemes import spans
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import logging
 
 from nerkit.config import recipe_from_dict
 from nerkit.features import IGNORE, Encoder
-from nerkit.predict import Tagger
+from nerkit.inference.tagger import Tagger
 from nerkit.train import run
 
 from conftest import quick_recipe

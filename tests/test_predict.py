@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from nerkit.documents import InputError, read_documents
 from nerkit.modeling import ModelError
-from nerkit.predict import Tagger, entities
+from nerkit.inference.tagger import Tagger, entities
 from nerkit.text import split_words
 
 from conftest import ROOT

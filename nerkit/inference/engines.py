@@ -1,0 +1,63 @@
+"""Engines: what runs the network. Each takes a padded batch of token ids and returns, per token, the
+best label id and its probability, as numpy arrays. The Tagger never knows which engine it holds.
+
+    engine = TorchEngine(model, device="cpu", precision="fp32")
+    label_ids, probs = engine(input_ids, attention_mask)   # int64 [B, T] each -> int64 [B, T], float32 [B, T]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol
+
+import numpy as np
+
+
+from ..modeling import ModelError
+
+
+class Engine(Protocol):
+    device: str
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} was asked for but no CUDA GPU is available")
+    return device
+
+
+def native_bf16(device: str) -> bool:
+    """bf16 only where the hardware computes it natively (elsewhere it is emulated and slower)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+class TorchEngine:
+    """A transformers (or PEFT) token-classification model on a torch device, fp32 or bf16 autocast."""
+
+    def __init__(self, model, device: str = "auto", precision: str = "auto"):
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ModelError(f"unknown precision {precision!r}; expected auto, fp32 or bf16")
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        autocast = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16) if self.bf16 \
+            else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
+            logits = self.model(input_ids=torch.from_numpy(input_ids).to(self.device),
+                                attention_mask=torch.from_numpy(attention_mask).to(self.device)).logits
+            best, best_ids = logits.float().softmax(-1).max(-1)
+        return best_ids.cpu().numpy(), best.cpu().numpy()

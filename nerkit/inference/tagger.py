@@ -1,0 +1,116 @@
+"""Tag words and raw text with a saved model: length-sorted batches, windows, exact character offsets.
+
+    tagger = nerkit.load("runs/conll03")
+    tagger.predict(["George Washington went to Washington."])
+    # [{"text": ..., "entities": [{"label": "PER", "start": 0, "end": 17, "text": "George Washington", "score": 0.99}, ...]}]
+
+The Tagger holds the tokenizer, the label list and the encoding settings of training (`nerkit.json`);
+the network itself is an engine (inference/engines.py), so the same words, windows, document context
+and offsets serve every engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..features import Encoder, gather_word_predictions
+from ..schemes import spans
+from ..text import split_sentences, split_words
+
+logger = logging.getLogger(__name__)
+
+
+class Tagger:
+    """An engine with the tokenizer, labels and encoding settings it was trained with."""
+
+    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+        self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
+        self.labels: list[str] = metadata["labels"]
+        self.batch_size = batch_size
+        self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
+                               metadata.get("max_length", 256), metadata.get("stride"),
+                               context_size=metadata.get("context_size", 0))
+
+    @classmethod
+    def load(cls, path: str, device: str = "auto", batch_size: int = 64, precision: str = "auto",
+             **kwargs) -> "Tagger":
+        from ..modeling import load_trained
+        from .engines import TorchEngine
+
+        model, tokenizer, metadata = load_trained(path, **kwargs)
+        return cls(TorchEngine(model, device, precision), tokenizer, metadata, batch_size)
+
+    @property
+    def device(self) -> str:
+        return self.engine.device
+
+    def tag_words(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
+                  progress: bool = False) -> list[list[tuple[str, float]]]:
+        """(label, probability) for every word of every sentence, in input order."""
+        if not sentences:
+            return []
+        batch = {"tokens": [list(s) for s in sentences]}
+        if documents is not None:
+            batch["document"] = list(documents)
+        features = self.encoder(batch, list(range(len(sentences))))
+        label_ids, probs = self._run(features["input_ids"], progress)
+        sizes = [len(s) for s in sentences]
+        ids = gather_word_predictions(label_ids, features["example"], features["word_index"], sizes)
+        prob = gather_word_predictions(probs, features["example"], features["word_index"], sizes, cast=float)
+        return [[(self.labels[i], p) for i, p in zip(row_ids, row_p)] for row_ids, row_p in zip(ids, prob)]
+
+    def _run(self, input_ids: list[list[int]], progress: bool):
+        """The engine over length-sorted batches; per-feature label ids and probabilities in input order."""
+        from tqdm.auto import tqdm
+
+        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+        label_ids: list[list[int]] = [[] for _ in input_ids]
+        probs: list[list[float]] = [[] for _ in input_ids]
+        pad = self.tokenizer.pad_token_id or 0
+        for start in tqdm(range(0, len(order), self.batch_size), desc="tagging", unit="batch", disable=not progress):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(input_ids[i]) for i in chunk)
+            ids = np.full((len(chunk), width), pad, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                ids[row, :len(input_ids[i])] = input_ids[i]
+                mask[row, :len(input_ids[i])] = 1
+            best_ids, best = self.engine(ids, mask)
+            for row, i in enumerate(chunk):
+                label_ids[i] = best_ids[row].tolist()
+                probs[i] = best[row].tolist()
+        return label_ids, probs
+
+    def predict(self, texts: Iterable[str], progress: bool = False) -> list[dict[str, Any]]:
+        """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text."""
+        texts = list(texts)
+        sentences, documents = [], []
+        for d, text in enumerate(texts):
+            for sentence in split_sentences(split_words(text), text):
+                sentences.append(sentence)
+                documents.append(d)
+        tagged = self.tag_words([[w.text for w in s] for s in sentences], documents, progress)
+        results: list[dict[str, Any]] = [{"text": text, "entities": []} for text in texts]
+        for words, tags, owner in zip(sentences, tagged, documents):
+            results[owner]["entities"] += entities(texts[owner], words, tags)
+        return results
+
+
+def entities(text: str, words, tagged: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """Word tags -> entity spans with character offsets and the mean word probability as score."""
+    found = []
+    for kind, first, last in spans([tag for tag, _ in tagged]):
+        start, end = words[first].start, words[last - 1].end
+        score = sum(p for _, p in tagged[first:last]) / (last - first)
+        found.append({"label": kind, "start": start, "end": end, "text": text[start:end], "score": round(score, 4)})
+    return found
+
+
+def load(path: str, **kwargs) -> Tagger:
+    """The public entry point: `nerkit.load(path).predict(texts)`."""
+    return Tagger.load(path, **kwargs)
