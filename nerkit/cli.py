@@ -12,7 +12,7 @@ def train_command(args) -> int:
     from .config import load_recipe
     from .train import run
 
-    run(load_recipe(args.recipe, args.overrides))
+    run(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
     return 0
 
 
@@ -21,7 +21,7 @@ def predict_command(args) -> int:
 
     return predict_to(args.model, args.texts, input=args.input, output=args.output, fmt=args.format,
                       text_field=args.text_field, skip_invalid=args.skip_invalid, device=args.device,
-                      batch_size=args.batch_size, precision=args.precision)
+                      batch_size=args.batch_size, precision=args.precision, revision=args.revision)
 
 
 def evaluate_command(args) -> int:
@@ -32,7 +32,7 @@ def evaluate_command(args) -> int:
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
-                      device=args.device, batch_size=args.batch_size)
+                      device=args.device, batch_size=args.batch_size, revision=args.revision)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     return 0
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="fine-tune from a YAML recipe")
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
+    train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
     train.set_defaults(func=train_command)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
 
 
 def configure_logging() -> None:

@@ -93,8 +93,8 @@ class Recipe:
     hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
 
     @property
-    def output_dir(self) -> str:
-        return self.training.get("output_dir", "runs/nerkit")
+    def output_dir(self) -> str | None:
+        return self.training.get("output_dir")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,6 +135,8 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise RecipeError(f"{path}: a recipe is a YAML mapping of sections, got {type(raw).__name__}")
     for item in overrides:
         _apply_override(raw, item)
+    if path is not None and isinstance(raw.get("training") or {}, dict):  # each recipe its own run directory
+        raw["training"] = {"output_dir": f"runs/{Path(path).stem}", **(raw.get("training") or {})}
     return recipe_from_dict(raw, source)
 
 
@@ -208,10 +210,13 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     return value
 
 
+NERKIT_TRAINING_KEYS = {"overwrite_output_dir"}  # read by nerkit itself, not passed to TrainingArguments
+
+
 def _check_training_keys(training: dict[str, Any], source: str) -> None:
     from transformers import TrainingArguments
 
-    valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} | NERKIT_TRAINING_KEYS
     for key in training:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=3)

