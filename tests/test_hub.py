@@ -102,8 +102,11 @@ def lora_run(shipped_base, tmp_path_factory):
     recipe["data"].update(train="data/train.conll", validation="data/validation.conll", test="data/test.conll")
     recipe["training"]["num_train_epochs"] = 1
     recipe["lora"] = {"r": 4, "alpha": 8, "merge": True}
+    from huggingface_hub import constants
+
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(where)
+        mp.setattr(constants, "HF_HUB_OFFLINE", True)  # PEFT looks the base id up on the Hub when saving
         run(recipe_from_dict(recipe))
     return where / "runs" / "lora"
 
@@ -315,7 +318,7 @@ def test_plain_hub_token_classification_model_loads_by_id(trained_run, offline_c
     by_id, metadata = predictions("someone/bert-ner")
     assert metadata["labels"] == json.loads((trained_run / "nerkit.json").read_text())["labels"]
     assert by_id == predictions(trained_run)[0]  # same weights; default encoding settings match the tiny run's
-    assert cli(["predict", "someone/bert-ner", "--format", "jsonl", TEXTS[0]]) == 0
+    assert cli(["predict", "someone/bert-ner", TEXTS[0], "--format", "jsonl"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0])["text"] == TEXTS[0]
 
 
