@@ -73,6 +73,8 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
 
     recipe = card_recipe(recipe)
     data = card_data(recipe, results, metadata)
+    if model_id:
+        data.model_name = model_id
     model_id = model_id or (recipe.get("hub") or {}).get("model_id") or "path/to/this/model"
     body = [f"# {data.model_name}", "",
             f"A named-entity recognition model fine-tuned from `{data.base_model or recipe['model']['name_or_path']}` with "
