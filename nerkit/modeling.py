@@ -136,7 +136,7 @@ def _metadata(source: Source) -> dict[str, Any]:
     architectures = getattr(config, "architectures", None) or []
     if architectures and not any(a.endswith("ForTokenClassification") for a in architectures):
         raise ModelError(f"{source.name} is not a token-classification model (its architectures: "
-                         f"{', '.join(architectures)})")
+                         f"{', '.join(architectures)}): no label maps for NER")
     labels = [config.id2label[i] for i in sorted(config.id2label)]
     if all(str(label).startswith("LABEL_") for label in labels):
         raise ModelError(f"{source.name}: no label maps (no {METADATA}, and config.json has only generic "

@@ -288,22 +288,22 @@ def _from_hub(name: str, revision: str | None, token: str | None) -> Source:
                                         RepositoryNotFoundError, RevisionNotFoundError)
 
     where = f"{name}" + (f" (revision {revision})" if revision else "")
+    missing = f"{where}: not a saved nerkit run or model directory (no such directory)"
     folder = None
     try:
         metadata_file = hf_hub_download(name, METADATA, revision=revision, token=token)
     except HFValidationError:
-        raise ModelError(f"{name}: no such local directory, and not a valid Hub model id") from None
+        raise ModelError(f"{missing}, nor a valid Hub model id") from None
     except RevisionNotFoundError:
         raise ModelError(f"{name}: revision {revision!r} not found on the Hub") from None
     except RepositoryNotFoundError:
-        raise ModelError(f"{name}: no such local directory, and no such Hub model (a private one needs HF_TOKEN "
-                         "or `hf auth login`)") from None
+        raise ModelError(f"{missing}, nor a Hub model (a private one needs HF_TOKEN or `hf auth login`)") from None
     except LocalEntryNotFoundError:  # offline or unreachable: whatever the cache holds
         try:
             folder = snapshot_download(name, revision=revision, token=token, local_files_only=True)
         except (OSError, ValueError):
-            raise ModelError(f"{where}: no such local directory; the Hub cannot be reached (or HF_HUB_OFFLINE is "
-                             "set) and the cache holds no copy of it") from None
+            raise ModelError(f"{missing}; the Hub cannot be reached (or HF_HUB_OFFLINE is set) and the cache "
+                             "holds no copy of it") from None
         if not Path(folder, METADATA).is_file():
             return Source(name, name, None, revision, token)
         metadata_file = str(Path(folder, METADATA))

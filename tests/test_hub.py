@@ -309,7 +309,7 @@ def test_unreachable_id_and_non_ner_repo_are_one_line_errors(tiny_model, offline
         load_trained("me/encoder")
     assert cli(["predict", "me/nothing-here", "Anna visited Paris."]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("nerkit predict: error: me/nothing-here: no such local directory")
+    assert "\n" not in err and err.startswith("nerkit predict: error: me/nothing-here: not a saved nerkit run or model directory")
 
 
 def test_plain_hub_token_classification_model_loads_by_id(trained_run, offline_cache, capsys):
