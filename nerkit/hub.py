@@ -116,7 +116,7 @@ def _usage(model_id: str, metadata) -> list[str]:
 
 def _limitations(recipe, metadata) -> list[str]:
     data = recipe["data"]
-    source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))  # file names
+    source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))
     return ["## Limitations", "",
             f"- Trained on {source}; expect lower scores on text from other domains, periods or languages.",
             f"- It only knows the entity types {', '.join(sorted({l[2:] for l in metadata['labels'] if l != 'O'}))}.",
