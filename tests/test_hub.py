@@ -294,11 +294,14 @@ def test_adapter_and_merged_by_hub_id_predict_as_the_local_run(lora_run, offline
     assert [[e["label"] for e in r["entities"]] for r in merged] == [[e["label"] for e in r["entities"]] for r in local]
 
 
-def test_a_revision_is_loaded_and_a_missing_one_is_a_clear_error(trained_run, lora_run, offline_cache, monkeypatch):
+def test_a_revision_is_loaded_and_a_missing_one_is_a_clear_error(trained_run, lora_run, offline_cache, monkeypatch,
+                                                                 capsys):
     publish(offline_cache, "me/ner", pushed(lora_run, "me/ner", monkeypatch))
     publish(offline_cache, "me/ner", pushed(trained_run, "me/ner", monkeypatch), revision="v1")
     assert predictions("me/ner", revision="v1")[1]["kind"] == "full"
     assert predictions("me/ner")[1]["kind"] == "adapter"
+    assert cli(["evaluate", "me/ner", str(SAMPLE / "validation.conll"), "--split", "validation", "--revision", "v1"]) == 0
+    assert "micro" in capsys.readouterr().out
     with pytest.raises(ModelError, match=r"^me/ner \(revision v9\): .*cache holds no copy"):
         load_trained("me/ner", revision="v9")
 
