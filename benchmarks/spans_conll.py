@@ -81,12 +81,25 @@ def compare(paths: dict[str, Path]) -> dict:
 
     conll, conll_counts = summary(DataConfig(**{k: str(DATA / v) for k, v in SPLITS.items()}))
     spans, span_counts = summary(DataConfig(**{k: str(v) for k, v in paths.items()}))
-    split_words = {}
+    split_words, same_documents = {}, {}
     for split, path in paths.items():
         documents = read_span_documents(path, "spans", DataConfig())
         split_words[split] = sum(to_sentences(d, i)[1] for i, d in enumerate(documents))
+        same_documents[split] = f"{_same_documents(conll.splits[split], spans.splits[split])} of {len(documents)}"
     return {"labels_equal": conll.labels == spans.labels, "labels": spans.labels,
-            "conll": conll_counts, "spans": span_counts, "words_split_at_span_boundaries": split_words}
+            "conll": conll_counts, "spans": span_counts, "words_split_at_span_boundaries": split_words,
+            "documents_with_identical_words_and_tags": same_documents}
+
+
+def _same_documents(a: list[dict], b: list[dict]) -> int:
+    def by_document(sentences):
+        found: dict[int, list] = {}
+        for s in sentences:
+            found.setdefault(s["document"], []).extend(zip(s["tokens"], s["tags"]))
+        return found
+
+    a, b = by_document(a), by_document(b)
+    return sum(a[d] == b.get(d) for d in a)
 
 
 def train(name: str, overrides: list[str], out: Path) -> dict:

@@ -172,8 +172,8 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
         raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
                         f"{', '.join(SPAN_FORMATS)}")
     records = read_records(path, fmt)
-    span_format = detect_format(records[0][1]) if records and fmt != "parquet" else None
-    if span_format and cfg.format == "auto" and cfg.tokens_field not in records[0][1]:
+    span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
+    if span_format:
         return span_sentences(records, span_format, cfg, path)
     return sentences_from_records(records, cfg.tokens_field, cfg.tags_field, cfg.document_field, source=path)
 
@@ -201,8 +201,17 @@ def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
     path = Path(path)
     if cfg.format != "auto" or path.suffix.lower() not in (".json", ".jsonl") or not path.is_file():
         return None
-    records = read_records(path, "json" if _is_json_list(path) else "jsonl")
-    return detect_format(records[0][1]) if records and cfg.tokens_field not in records[0][1] else None
+    return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
+
+
+def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
+    """A span format from the first record's keys, unless it has words and tags (Prodigy's token objects are not)."""
+    if not records or not isinstance(records[0][1], dict):
+        return None
+    record = records[0][1]
+    if cfg.tags_field in record and _strings(record.get(cfg.tokens_field)):
+        return None
+    return detect_format(record)
 
 
 def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
