@@ -217,16 +217,15 @@ def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
 def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
     from .formats.spans import SpanError, SpanStats, read_documents, to_sentences
 
-    stats = SpanStats()
+    stats, sentences = SpanStats(), []
     try:
         documents = read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
+        for number, document in enumerate(documents):
+            found, split = to_sentences(document, number)
+            sentences += found
+            stats.split_words += split
     except SpanError as err:
         raise DataError(str(err)) from None
-    sentences = []
-    for number, document in enumerate(documents):
-        found, split = to_sentences(document, number)
-        sentences += found
-        stats.split_words += split
     stats.log(source)
     return _nonempty(sentences, source)
 

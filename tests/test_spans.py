@@ -252,3 +252,13 @@ def test_predict_formats_and_evaluate_char_spans(trained_run, tmp_path):
     report = evaluate(str(trained_run), str(tmp_path / "spans.jsonl"))  # the model's own output as gold
     assert report["char_spans"]["f1"] == 1.0 and report["char_spans"]["gold"] == sum(map(len, expected))
     assert report["entities"] == sum(map(len, expected))
+
+
+def test_span_on_characters_no_word_covers_is_an_error_not_a_loss(tmp_path, monkeypatch):
+    import nerkit.formats.spans as spans_module
+    from nerkit.text import Word
+
+    monkeypatch.setattr(spans_module, "split_words", lambda text: [Word("left", 5, 9)])  # a splitter that skips "Anna"
+    path = write(tmp_path, {"text": "Anna left", "spans": [{"start": 0, "end": 4, "label": "PER"}]})
+    with pytest.raises(DataError, match=r"bad.jsonl:1: span 0-4 \(PER\) does not start and end on words"):
+        read_file(path, DataConfig())

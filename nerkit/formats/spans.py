@@ -66,15 +66,12 @@ def words_and_tags(text: str, spans: list[tuple[int, int, str]]) -> tuple[list[W
         for start, end in zip([word.start] + inside, inside + [word.end]):
             words.append(Word(text[start:end], start, end))
     tags = ["O"] * len(words)
-    starts = {w.start: i for i, w in enumerate(words)}
+    starts, ends = {w.start: i for i, w in enumerate(words)}, {w.end: i for i, w in enumerate(words)}
     for start, end, label in spans:
-        i = starts.get(start)
-        if i is None:  # the span starts on a character no word covers; take the words inside it
-            i = next((k for k, w in enumerate(words) if w.start >= start), len(words))
-        first = True
-        while i < len(words) and words[i].end <= end:
-            tags[i] = ("B-" if first else "I-") + label
-            first, i = False, i + 1
+        first, last = starts.get(start), ends.get(end)
+        if first is None or last is None or last < first:  # an edge on a character no word covers
+            raise SpanError(f"span {start}-{end} ({label}) does not start and end on words of the splitter")
+        tags[first:last + 1] = ["B-" + label] + ["I-" + label] * (last - first)
     return words, tags, split
 
 
@@ -87,7 +84,10 @@ def spans_from_tags(words: list[Word], tags: list[str]) -> list[tuple[int, int, 
 
 def to_sentences(document: Document, number: int) -> tuple[list[dict[str, Any]], int]:
     """One document -> nerkit sentence records (document id `number`); also the count of words cut."""
-    words, tags, split = words_and_tags(document.text, document.spans)
+    try:
+        words, tags, split = words_and_tags(document.text, document.spans)
+    except SpanError as err:
+        raise SpanError(f"{document.where}: {err}") from None
     sentences = _merge_inside_spans(split_sentences(words, document.text) if words else [], tags)
     records, k = [], 0
     for sentence in sentences:
@@ -120,8 +120,8 @@ def checked_document(text: Any, raw_spans: list[tuple[Any, Any, Any, Any]], wher
         raise SpanError(f"{where}: the text must be a string, got {type(text).__name__}")
     spans = []
     for start, end, label, quoted in raw_spans:
-        if not isinstance(label, str) or not label or label == "O" or " " in label:
-            raise SpanError(f"{where}: span label must be a non-empty string without spaces, got {label!r}")
+        if not isinstance(label, str) or not label.strip():
+            raise SpanError(f"{where}: span label must be a non-empty string, got {label!r}")
         if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
             raise SpanError(f"{where}: span offsets must be integers, got start={start!r} end={end!r} ({label})")
         if not 0 <= start < end <= len(text):
@@ -227,6 +227,8 @@ def _label_studio(task: dict, where: str, text_field: str, annotation: str, stat
     else:
         done = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
         chosen = (done or [None])[0 if annotation == "first-completed" else -1]
+    if chosen is not None and not isinstance(chosen, dict):
+        raise SpanError(f"{where}: annotations and predictions must be objects with a \"result\" list")
     if chosen is None:
         stats.skipped["no prediction" if annotation == "predictions" else "no completed annotation"] += 1
         return None
