@@ -234,7 +234,7 @@ def test_checked_document_trims_whitespace_at_span_edges():
 
 # ---- with a model ----------------------------------------------------------------------------------
 
-def test_predict_formats_and_evaluate_char_spans(trained_run, tmp_path):
+def test_predict_formats_and_evaluate_char_spans(trained_run, tmp_path, capsys):
     from nerkit.cli import main
     from nerkit.evaluate import evaluate
 
@@ -252,6 +252,9 @@ def test_predict_formats_and_evaluate_char_spans(trained_run, tmp_path):
     report = evaluate(str(trained_run), str(tmp_path / "spans.jsonl"))  # the model's own output as gold
     assert report["char_spans"]["f1"] == 1.0 and report["char_spans"]["gold"] == sum(map(len, expected))
     assert report["entities"] == sum(map(len, expected))
+    capsys.readouterr()
+    assert main(["evaluate", str(trained_run), str(tmp_path / "doccano.jsonl"), "--device", "cpu"]) == 0
+    assert "character spans (raw text, as predict): precision 1.0000 recall 1.0000 f1 1.0000" in capsys.readouterr().out
 
 
 def test_span_on_characters_no_word_covers_is_an_error_not_a_loss(tmp_path, monkeypatch):
