@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
 SPLITS = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
-OVERRIDES = ["training.max_steps=400", "training.bf16=true", "data.validation=null", "eval.splits=[test]",
+OVERRIDES = ["training.bf16=true", "data.validation=null", "eval.splits=[test]",
              "training.save_strategy=no", "training.eval_strategy=no"]
 
 
@@ -102,10 +102,10 @@ def _same_documents(a: list[dict], b: list[dict]) -> int:
     return sum(a[d] == b.get(d) for d in a)
 
 
-def train(name: str, overrides: list[str], out: Path) -> dict:
+def train(name: str, overrides: list[str], out: Path, steps: int) -> dict:
     run_dir = out / name
     command = [sys.executable, "-m", "nerkit.cli", "train", str(ROOT / "recipes" / "conll03-minilm.yaml"),
-               *OVERRIDES, f"training.output_dir={run_dir}", *overrides]
+               f"training.max_steps={steps}", *OVERRIDES, f"training.output_dir={run_dir}", *overrides]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
     return json.loads((run_dir / "metrics.json").read_text())["test"]
@@ -123,18 +123,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/nerkit-spans-conll"))
     parser.add_argument("--train", action="store_true")
+    parser.add_argument("--steps", type=int, default=400, help="training steps of each run")
     parser.add_argument("--baseline", help="a run trained on the CoNLL files with the same recipe (skips that run)")
     args = parser.parse_args()
     paths = convert(args.out)
     print(json.dumps(compare(paths), indent=2), flush=True)
     if not args.train:
         return
-    spans_test = train("spans", [f"data.train={paths['train']}", f"data.test={paths['test']}"], args.out)
+    spans_test = train("spans", [f"data.train={paths['train']}", f"data.test={paths['test']}"], args.out, args.steps)
     print("spans run, test:", json.dumps({k: spans_test[k] for k in ("precision", "recall", "f1", "entities")}))
     if args.baseline:
         conll_test = evaluate(args.baseline, str(DATA / "test.txt"))
     else:
-        conll_test = train("conll", [], args.out)
+        conll_test = train("conll", [], args.out, args.steps)
     print("conll run, test:", json.dumps({k: conll_test[k] for k in ("precision", "recall", "f1", "entities")}))
     print(f"test F1 difference (spans - conll): {spans_test['f1'] - conll_test['f1']:+.4f}")
 

@@ -8,6 +8,7 @@ moved; a sentence break inside a span is not taken. The writers take `Tagger.pre
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections import Counter
@@ -61,7 +62,8 @@ def words_and_tags(text: str, spans: list[tuple[int, int, str]]) -> tuple[list[W
     cuts = sorted({b for start, end, _ in spans for b in (start, end)})
     words, split = [], 0
     for word in split_words(text):
-        inside = [b for b in cuts if word.start < b < word.end]
+        k = bisect.bisect_right(cuts, word.start)
+        inside = cuts[k:bisect.bisect_left(cuts, word.end, k)]
         split += bool(inside)
         for start, end in zip([word.start] + inside, inside + [word.end]):
             words.append(Word(text[start:end], start, end))
@@ -101,9 +103,9 @@ def _merge_inside_spans(sentences: list[list[Word]], tags: list[str]) -> list[li
     """Undo a sentence break that falls inside an entity ("Acme Inc. Ltd" can look like a sentence end)."""
     merged: list[list[Word]] = []
     k = 0
-    for sentence in sentences:
+    for sentence in map(list, sentences):
         if merged and tags[k].startswith("I-"):
-            merged[-1] = merged[-1] + sentence
+            merged[-1].extend(sentence)
         else:
             merged.append(sentence)
         k += len(sentence)
