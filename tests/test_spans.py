@@ -76,9 +76,10 @@ def test_sentences_never_break_inside_a_span(case):
 
 
 def test_span_ending_inside_a_word_splits_the_word_and_is_counted():
-    words, tags, split = words_and_tags("Tokyo-based firms", [(0, 5, "LOC")])
-    assert [(w.text, t) for w, t in zip(words, tags)] == [("Tokyo", "B-LOC"), ("-based", "O"), ("firms", "O")]
-    assert split == 1
+    words, tags, split = words_and_tags("Visit Acmecorp and AcmeLabs today", [(6, 10, "ORG"), (23, 27, "ORG")])
+    assert [(w.text, t) for w, t in zip(words, tags)] == [("Visit", "O"), ("Acme", "B-ORG"), ("corp", "O"), ("and", "O"),
+                                                          ("Acme", "O"), ("Labs", "B-ORG"), ("today", "O")]
+    assert split == 2
 
 
 # ---- readers on the hand-written exports -------------------------------------------------------------
