@@ -30,11 +30,16 @@ def evaluate_command(args) -> int:
     from .metrics import format_table
 
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
-                     tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field)
+                     tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
+                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
                       device=args.device, batch_size=args.batch_size, revision=args.revision)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
+    if "char_spans" in report:
+        from .evaluate import format_char_spans
+
+        print(format_char_spans(report["char_spans"]))
     return 0
 
 
@@ -61,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="one document per line, or JSON Lines with --text-field")
     predict.add_argument("--text-field", help="JSON Lines input: the field holding the text")
     predict.add_argument("--output", help="write here instead of stdout")
-    predict.add_argument("--format", choices=["jsonl", "conll", "pretty"], help="default: pretty on a terminal, else jsonl")
+    predict.add_argument("--format", choices=["jsonl", "conll", "pretty", "label-studio", "doccano", "spans"],
+                         help="default: pretty on a terminal, else jsonl; label-studio, doccano, spans: pre-annotations "
+                              "each tool imports")
     predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -74,12 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="name used in the report")
     evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
     evaluate.add_argument("--mode", default="default", choices=["default", "strict"])
-    evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet"])
+    evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet",
+                                                                    "label-studio", "doccano", "spans"])
     evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bilou", "io"])
     evaluate.add_argument("--tag-column", type=int, default=-1)
     evaluate.add_argument("--tokens-field", default="tokens")
     evaluate.add_argument("--tags-field", default="tags")
     evaluate.add_argument("--document-field", help="JSON-like files: field holding a document id (document context)")
+    evaluate.add_argument("--text-field", default="text", help="span exports: the key holding the text")
+    evaluate.add_argument("--annotation", default="first-completed",
+                          choices=["first-completed", "last-completed", "predictions"], help="Label Studio: which one")
+    evaluate.add_argument("--overlaps", default="error", choices=["error", "longest"],
+                          help="span exports: overlapping spans are an error, or the longest is kept")
     _inference_options(evaluate)
     evaluate.set_defaults(func=evaluate_command)
 

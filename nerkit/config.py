@@ -44,11 +44,17 @@ class DataConfig:
     train: str | None = _help("Local training file (CoNLL columns, .jsonl, .json or .parquet).", None)
     validation: str | None = _help("Local validation file.", None)
     test: str | None = _help("Local test file.", None)
-    format: str = _help("auto (from the suffix) | conll | jsonl | json | parquet.", "auto")
+    format: str = _help("auto (from the suffix; span exports detected from their keys) | conll | jsonl | json | "
+                        "parquet | label-studio | doccano | spans.", "auto")
     tag_column: int = _help("CoNLL files: index of the tag column (negative counts from the end).", -1)
     tokens_field: str = _help("JSON-like files and Hub datasets: the column with the words.", "tokens")
     tags_field: str = _help("JSON-like files and Hub datasets: the column with the tags.", "tags")
     document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None)
+    text_field: str = _help("Span exports: the key holding the text (under `data` in a Label Studio task).", "text")
+    annotation: str = _help("Label Studio tasks: first-completed | last-completed (not cancelled) annotation, or "
+                            "predictions (the first prediction).", "first-completed")
+    overlaps: str = _help("Span exports with overlapping spans: error | longest (keep the longest, count the rest).",
+                          "error")
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bilou | io. Training uses IOB2.", "auto")
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DataConfig
+from .formats.spans import SPAN_FORMATS, detect_format
 from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
@@ -165,10 +166,73 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
                         f"to one of conll, jsonl, json, parquet")
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags)
+    if fmt in SPAN_FORMATS:
+        return read_span_file(path, fmt, cfg)
     if fmt not in ("jsonl", "json", "parquet"):
-        raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json or parquet")
-    return sentences_from_records(read_records(path, fmt), cfg.tokens_field, cfg.tags_field,
-                                  cfg.document_field, source=path)
+        raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
+                        f"{', '.join(SPAN_FORMATS)}")
+    records = read_records(path, fmt)
+    span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
+    if span_format:
+        return span_sentences(records, span_format, cfg, path)
+    return sentences_from_records(records, cfg.tokens_field, cfg.tags_field, cfg.document_field, source=path)
+
+
+def read_span_file(path: str | Path, fmt: str, cfg: DataConfig) -> list[dict[str, Any]]:
+    """A Label Studio / doccano / spans export (.json list or .jsonl) -> sentences with IOB2 tags."""
+    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path)
+
+
+def read_span_documents(path: str | Path, fmt: str, cfg: DataConfig, stats=None):
+    """The checked documents (text and character spans) of a span-format file."""
+    from .formats.spans import SpanError, read_documents
+
+    records = read_records(path, "json" if _is_json_list(path) else "jsonl")
+    try:
+        return read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
+    except SpanError as err:
+        raise DataError(str(err)) from None
+
+
+def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
+    """The span format of a local file (from data.format, or detected from its first record), else None."""
+    if cfg.format in SPAN_FORMATS:
+        return cfg.format
+    path = Path(path)
+    if cfg.format != "auto" or path.suffix.lower() not in (".json", ".jsonl") or not path.is_file():
+        return None
+    return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
+
+
+def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
+    """A span format from the first record's keys, unless it has words and tags (Prodigy's token objects are not)."""
+    if not records or not isinstance(records[0][1], dict):
+        return None
+    record = records[0][1]
+    if cfg.tags_field in record and _strings(record.get(cfg.tokens_field)):
+        return None
+    return detect_format(record)
+
+
+def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
+    from .formats.spans import SpanError, SpanStats, read_documents, to_sentences
+
+    stats, sentences = SpanStats(), []
+    try:
+        documents = read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
+        for number, document in enumerate(documents):
+            found, split = to_sentences(document, number)
+            sentences += found
+            stats.split_words += split
+    except SpanError as err:
+        raise DataError(str(err)) from None
+    stats.log(source)
+    return _nonempty(sentences, source)
+
+
+def _is_json_list(path: str | Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
 
 
 def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DataConfig
-from .data import DataError, load_corpus
+from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
 from .schemes import spans
@@ -41,11 +41,41 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                                                                      progress=True)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None}
     report["errors"], confusion = error_breakdown(sentences, pred, examples)
+    span_format = span_format_of(data, cfg)
+    if span_format:
+        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         plot_confusion(confusion, Path(output).with_suffix(".png"))
     return report
+
+
+def char_span_scores(tagger: Tagger, documents) -> dict[str, Any]:
+    """Exact (start, end, label) matches between gold spans and what `nerkit predict` finds in the raw texts
+    (its own words: unlike the word-level scores, no word is cut at a gold span boundary)."""
+    results = tagger.predict([d.text for d in documents])
+    gold = {(i, *span) for i, d in enumerate(documents) for span in d.spans}
+    pred = {(i, e["start"], e["end"], e["label"]) for i, r in enumerate(results) for e in r["entities"]}
+    scores = _prf(gold, pred)
+    kinds = sorted({g[3] for g in gold} | {p[3] for p in pred})
+    scores["per_type"] = {k: _prf({g for g in gold if g[3] == k}, {p for p in pred if p[3] == k}) for k in kinds}
+    return scores
+
+
+def _prf(gold: set, pred: set) -> dict[str, Any]:
+    correct = len(gold & pred)
+    precision = correct / len(pred) if pred else 0.0
+    recall = correct / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold": len(gold), "predicted": len(pred),
+            "correct": correct}
+
+
+def format_char_spans(scores: dict[str, Any]) -> str:
+    return (f"character spans (raw text, as predict): precision {scores['precision']:.4f} recall "
+            f"{scores['recall']:.4f} f1 {scores['f1']:.4f} ({scores['correct']} of {scores['gold']} gold, "
+            f"{scores['predicted']} predicted)")
 
 
 def error_breakdown(sentences, pred, examples: int = 3) -> tuple[dict[str, Any], Counter]:

@@ -9,6 +9,7 @@ The Tagger itself lives in nerkit/inference/tagger.py; this module only connects
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from .inference.tagger import Tagger, entities, load
 
@@ -20,6 +21,7 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
                **tagger_options) -> int:
     """Tag `texts` (or the documents of `input`, or stdin) and write them to `output` (or stdout)."""
     from .documents import default_format, read_documents, show, write_conll, write_jsonl
+    from .formats.spans import write_doccano, write_label_studio, write_spans
 
     if texts:
         documents = texts
@@ -33,7 +35,8 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:
         fmt = fmt or default_format(out)
-        {"jsonl": write_jsonl, "conll": write_conll}.get(fmt, lambda r, o: show(r))(results, out)
+        {"jsonl": write_jsonl, "conll": write_conll, "spans": write_spans, "doccano": write_doccano,
+         "label-studio": partial(write_label_studio, model_version=str(model))}.get(fmt, lambda r, o: show(r))(results, out)
     finally:
         if out is not sys.stdout:
             out.close()
