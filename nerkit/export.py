@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,12 @@ def export_onnx(model, tokenizer, path: Path, opset: int = 17) -> None:
     ids, mask = _sample_batch(tokenizer, SAMPLE[:2])
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
             "logits": {0: "batch", 1: "sequence"}}
-    torch.onnx.export(wrapper, (torch.from_numpy(ids), torch.from_numpy(mask)), str(path), dynamo=False,
-                      input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                      dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    with warnings.catch_warnings():  # tracer warnings about Python values: the check below is what counts
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+        torch.onnx.export(wrapper, (torch.from_numpy(ids), torch.from_numpy(mask)), str(path), dynamo=False,
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
     from .inference.engines import OnnxEngine
 
     ids, mask = _sample_batch(tokenizer, SAMPLE)

@@ -1,8 +1,10 @@
 """Engines: what runs the network. Each takes a padded batch of token ids and returns, per token, the
 best label id and its probability, as numpy arrays. The Tagger never knows which engine it holds.
 
-    engine = TorchEngine(model, device="cpu", precision="fp32")
+    engine = TorchEngine(model, device="cpu", precision="fp32")   # or OnnxEngine("runs/x-onnx/model.onnx")
     label_ids, probs = engine(input_ids, attention_mask)   # int64 [B, T] each -> int64 [B, T], float32 [B, T]
+
+torch and onnxruntime are imported inside the engines, so loading one never imports the other.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import os
 from typing import Protocol
 
 import numpy as np
-
 
 from ..modeling import ModelError
 
