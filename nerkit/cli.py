@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                         help="auto: bf16 where the hardware supports it natively")
+                         help="auto: bf16 where the hardware supports it natively (an ONNX folder runs as exported)")
     predict.set_defaults(func=predict_command)
 
     evaluate = commands.add_parser("evaluate", help="score a model on a labelled file")

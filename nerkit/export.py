@@ -137,10 +137,10 @@ def quantize_checked(folder: Path, meta: dict[str, Any], run, check_data, per_ch
     """Dynamic int8 weights (per output channel by default), scored against the fp32 export."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    data, data_config = check_file(run, check_data)
     fp32 = folder / "model.fp32.onnx"
     (folder / ONNX_FILE).rename(fp32)
     quantize_dynamic(str(fp32), str(folder / ONNX_FILE), per_channel=per_channel, weight_type=QuantType.QInt8)
-    data, data_config = check_file(run, check_data)
     f1 = {name: entity_f1(folder, path, meta, data, data_config, name == "int8")
           for name, path in (("fp32", fp32), ("int8", folder / ONNX_FILE))}
     fp32.unlink()
