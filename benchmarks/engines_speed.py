@@ -46,8 +46,15 @@ def worker(kind: str, model: str, precision: str, texts_path: str, batch_size: i
         tagger = nerkit.load(model, precision=precision, batch_size=batch_size)
         started = time.perf_counter()
         pred = [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in tagger.predict(texts)]
-    return {"tagging_seconds": time.perf_counter() - started, "pred": pred,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"tagging_seconds": time.perf_counter() - started, "pred": pred, "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water mark (VmHWM; ru_maxrss would carry over the forking parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, model: str, precision: str, texts_path: Path, batch_size: int, env: dict) -> dict:
