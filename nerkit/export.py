@@ -39,6 +39,11 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
     """Write the ONNX folder `output` for the saved run `run`; returns its nerkit.json metadata."""
     if quantize not in (None, "int8"):
         raise ExportError(f"unknown quantization {quantize!r}; expected int8")
+    try:
+        import onnx  # noqa: F401  (quantization and the exporter's graph checks use it)
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        raise ExportError(f"export needs {err.name}: pip install 'nerkit[onnx]'") from None
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ExportError(f"{output} already exists; remove it or choose another --output")

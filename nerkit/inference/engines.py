@@ -74,8 +74,10 @@ class OnnxEngine:
 
     def __init__(self, path: str, device: str = "auto", precision: str = "auto", threads: int | None = None,
                  quantized: bool = False):
-        import onnxruntime as ort
-
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError(f"{path} is an ONNX model: it needs onnxruntime (pip install 'nerkit[onnx]')") from None
         if device not in ("auto", "cpu"):
             raise ModelError(f"device {device!r}: an ONNX model folder runs on the CPU (ONNX Runtime); "
                              "use the PyTorch run folder for a GPU")
