@@ -50,6 +50,14 @@ def push_command(args) -> int:
     return 0
 
 
+def export_command(args) -> int:
+    from .export import export
+
+    export(args.run, args.output, quantize=args.quantize, check_data=args.check_data, force=args.force,
+           opset=args.opset)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nerkit", description="Named-entity recognition on the Hugging Face stack.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                         help="auto: bf16 where the hardware supports it natively")
+                         help="auto: bf16 where the hardware supports it natively (an ONNX folder runs as exported)")
     predict.set_defaults(func=predict_command)
 
     evaluate = commands.add_parser("evaluate", help="score a model on a labelled file")
@@ -103,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--revision", help="branch to push to")
     push.add_argument("--merged", action="store_true", help="push the merged model of a LoRA run")
     push.set_defaults(func=push_command)
+
+    export = commands.add_parser("export", help="export a run to ONNX (optionally int8) for ONNX Runtime")
+    export.add_argument("run", help="a saved run directory (full model or LoRA adapter)")
+    export.add_argument("--output", required=True, help="the ONNX model folder to write (must not exist)")
+    export.add_argument("--quantize", choices=["int8"], help="dynamic int8 weights, checked against fp32 on "
+                        "the run's validation file")
+    export.add_argument("--check-data", help="labelled file for the int8 check (default: the recipe's validation)")
+    export.add_argument("--force", action="store_true", help="write the int8 model even if its F1 drops too much")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.set_defaults(func=export_command)
     return parser
 
 

@@ -99,7 +99,25 @@ def entity_types(labels: Sequence[str]) -> list[str]:
 
 
 def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """IOB2 word tags -> (type, first word, last word + 1). A stray I- opens an entity, as conlleval does."""
-    from seqeval.metrics.sequence_labeling import get_entities
+    """IOB2 word tags -> (type, first word, last word + 1). A stray I- opens an entity, as conlleval does.
+    The rules of seqeval's `get_entities` (tests check they agree), without importing seqeval: it imports
+    scikit-learn, seconds of start-up for every `nerkit predict`."""
+    found, start, prev_tag, prev_type = [], 0, "O", ""
+    for i, label in enumerate([*tags, "O"]):
+        tag, kind = label[0], label[1:].split("-", maxsplit=1)[-1] or "_"
+        if _chunk_ends(prev_tag, tag, prev_type, kind):
+            found.append((prev_type, start, i))
+        if _chunk_starts(prev_tag, tag, prev_type, kind):
+            start = i
+        prev_tag, prev_type = tag, kind
+    return found
 
-    return [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]
+
+def _chunk_ends(prev_tag: str, tag: str, prev_type: str, kind: str) -> bool:
+    return (prev_tag in "ES" or (prev_tag in "BI" and tag in "BSO")
+            or (prev_tag not in "O." and prev_type != kind))
+
+
+def _chunk_starts(prev_tag: str, tag: str, prev_type: str, kind: str) -> bool:
+    return (tag in "BS" or (prev_tag in "ESO" and tag in "EI")
+            or (tag not in "O." and prev_type != kind))

@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from nerkit.schemes import SchemeError, detect_scheme, label_list, spans, to_iob2
 
@@ -105,3 +105,14 @@ def test_schemes_label_list_is_deterministic():
 def test_schemes_spans_stray_inside_opens_entity():
     assert spans(["O", "I-PER", "I-PER", "B-LOC", "O", "B-LOC", "I-ORG"]) == [
         ("PER", 1, 3), ("LOC", 3, 4), ("LOC", 5, 6), ("ORG", 6, 7)]
+
+
+TAGS = st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-PER", "S-LOC", "I-ORG", "B-ORG"])
+
+
+@settings(deadline=None)  # the first example imports seqeval (and scikit-learn)
+@given(st.lists(TAGS, max_size=30))
+def test_spans_agree_with_seqeval_get_entities(tags):
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    assert spans(tags) == [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]

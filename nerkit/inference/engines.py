@@ -1,17 +1,19 @@
 """Engines: what runs the network. Each takes a padded batch of token ids and returns, per token, the
 best label id and its probability, as numpy arrays. The Tagger never knows which engine it holds.
 
-    engine = TorchEngine(model, device="cpu", precision="fp32")
+    engine = TorchEngine(model, device="cpu", precision="fp32")   # or OnnxEngine("runs/x-onnx/model.onnx")
     label_ids, probs = engine(input_ids, attention_mask)   # int64 [B, T] each -> int64 [B, T], float32 [B, T]
+
+torch and onnxruntime are imported inside the engines, so loading one never imports the other.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Protocol
 
 import numpy as np
-
 
 from ..modeling import ModelError
 
@@ -61,3 +63,40 @@ class TorchEngine:
                                 attention_mask=torch.from_numpy(attention_mask).to(self.device)).logits
             best, best_ids = logits.float().softmax(-1).max(-1)
         return best_ids.cpu().numpy(), best.cpu().numpy()
+
+
+class OnnxEngine:
+    """An exported model (`nerkit export`) in ONNX Runtime on the CPU: fp32, or int8 if it was quantized.
+    Its precision is fixed at export; `auto` and `fp32` run it as exported (fp32 activations), `bf16` is refused."""
+
+    device = "cpu"
+    bf16 = False
+
+    def __init__(self, path: str, device: str = "auto", precision: str = "auto", threads: int | None = None,
+                 quantized: bool = False):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError(f"{path} is an ONNX model: it needs onnxruntime (pip install 'nerkit[onnx]')") from None
+        if device not in ("auto", "cpu"):
+            raise ModelError(f"device {device!r}: an ONNX model folder runs on the CPU (ONNX Runtime); "
+                             "use the PyTorch run folder for a GPU")
+        if precision not in ("auto", "fp32", "int8"):
+            raise ModelError(f"precision {precision!r} is not available for an ONNX model folder: it runs "
+                             f"{'int8' if quantized else 'fp32'} as exported (bf16 is for PyTorch models)")
+        if precision == "int8" and not quantized:
+            raise ModelError("precision 'int8' needs a quantized folder: nerkit export RUN --quantize int8")
+        self.precision = "int8" if quantized else "fp32"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads if threads is not None else int(os.environ.get("OMP_NUM_THREADS", 0))
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits = self.logits(input_ids, attention_mask).astype(np.float32)
+        best_ids = logits.argmax(-1)
+        shifted = logits - logits.max(-1, keepdims=True)  # the best label's softmax probability, stably
+        return best_ids, (1.0 / np.exp(shifted).sum(-1)).astype(np.float32)

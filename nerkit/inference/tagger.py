@@ -12,6 +12,7 @@ and offsets serve every engine.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..schemes import spans
 from ..text import split_sentences, split_words
 
 logger = logging.getLogger(__name__)
+ONNX_FILE = "model.onnx"  # the file `nerkit export` writes
 
 
 class Tagger:
@@ -39,6 +41,14 @@ class Tagger:
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int = 64, precision: str = "auto",
              **kwargs) -> "Tagger":
+        if Path(path, ONNX_FILE).is_file():  # an ONNX folder (nerkit export): no torch, no transformers
+            from ..modeling import read_metadata
+            from .engines import OnnxEngine
+            from .tokenizer import WordTokenizer
+
+            metadata = read_metadata(path)
+            engine = OnnxEngine(Path(path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
+            return cls(engine, WordTokenizer.from_folder(path), metadata, batch_size)
         from ..modeling import load_trained
         from .engines import TorchEngine
 

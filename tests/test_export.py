@@ -1,0 +1,162 @@
+"""ONNX export: the exported folder predicts as the PyTorch run does, loads without transformers' model
+classes, and a quantized export that loses F1 is refused."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from nerkit.cli import main
+from nerkit.config import recipe_from_dict
+from nerkit.export import ExportError, export
+from nerkit.inference.tagger import Tagger
+from nerkit.modeling import ModelError
+from nerkit.train import run
+
+from conftest import ROOT, WORDS, quick_recipe
+
+LONG = " ".join(["Anna Smith visited Paris and Berlin on Monday with the Acme Corp team ."] * 12)
+SHORT = ["Anna visited Tokyo.", "The prize went to John Smith of Acme Corp in Berlin.", "x"]
+
+
+@pytest.fixture(scope="module")
+def onnx_folder(trained_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "onnx"
+    assert main(["export", str(trained_run), "--output", str(out)]) == 0
+    return out
+
+
+def assert_same_predictions(run_dir, onnx_dir, sentences, documents=None):
+    torch_tagger = Tagger.load(str(run_dir), precision="fp32")
+    onnx_tagger = Tagger.load(str(onnx_dir))
+    assert type(onnx_tagger.engine).__name__ == "OnnxEngine"
+    expected = torch_tagger.tag_words(sentences, documents)
+    got = onnx_tagger.tag_words(sentences, documents)
+    assert [[tag for tag, _ in s] for s in got] == [[tag for tag, _ in s] for s in expected]
+    difference = max(abs(p - q) for s, t in zip(got, expected) for (_, p), (_, q) in zip(s, t))
+    assert difference < 1e-4
+
+
+def test_onnx_folder_is_a_nerkit_model_with_the_run_files(onnx_folder):
+    names = {p.name for p in onnx_folder.iterdir()}
+    assert {"model.onnx", "tokenizer.json", "nerkit.json", "recipe.yaml", "metrics.json", "README.md"} <= names
+    metadata = json.loads((onnx_folder / "nerkit.json").read_text())
+    assert metadata["engine"] == "onnx" and metadata["kind"] == "full" and "quantization" not in metadata
+    assert "## ONNX export" in (onnx_folder / "README.md").read_text()
+
+
+def test_onnx_logits_have_one_column_per_label(onnx_folder):
+    tagger = Tagger.load(str(onnx_folder))
+    ids = np.array([[2, 10, 11, 3]], dtype=np.int64)
+    assert tagger.engine.logits(ids, np.ones_like(ids)).shape == (1, 4, len(tagger.labels))
+
+
+def test_onnx_predictions_equal_pytorch_on_short_and_long_texts(trained_run, onnx_folder):
+    sentences = [text.split() for text in SHORT] + [LONG.split()]
+    tagger = Tagger.load(str(onnx_folder))
+    windows = tagger.encoder({"tokens": [LONG.split()]}, [0])["input_ids"]
+    assert len(windows) > 1  # the long sentence is cut into windows
+    assert_same_predictions(trained_run, onnx_folder, sentences)
+
+
+def test_onnx_raw_text_predictions_equal_pytorch(trained_run, onnx_folder):
+    texts = [LONG, "Anna Smith visited Paris. John left Berlin.\n\nThe Acme Corp team won in Tokyo."]
+    expected = Tagger.load(str(trained_run), precision="fp32").predict(texts)
+    got = Tagger.load(str(onnx_folder)).predict(texts)
+    assert [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in got] == \
+        [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in expected]
+
+
+def test_onnx_export_of_a_document_context_run_uses_the_context(tiny_model, tmp_path):
+    run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "run", context="document", context_size=16)))
+    export(tmp_path / "run", tmp_path / "onnx")
+    tagger = Tagger.load(str(tmp_path / "onnx"))
+    assert tagger.encoder.context_size == 16
+    sentences = [["Anna", "Smith", "visited", "Paris"], ["John", "left", "Berlin", "."], ["The", "Acme", "Corp"]]
+    assert_same_predictions(tmp_path / "run", tmp_path / "onnx", sentences, documents=[0, 0, 1])
+
+
+def test_a_lora_run_exports_with_its_head(tiny_model, tmp_path):
+    recipe = quick_recipe(tiny_model, tmp_path / "run")
+    recipe["lora"] = {"r": 4, "alpha": 8}
+    run(recipe_from_dict(recipe))
+    meta = export(tmp_path / "run", tmp_path / "onnx")
+    assert meta["kind"] == "full" and not (tmp_path / "onnx" / "adapter_config.json").exists()
+    assert_same_predictions(tmp_path / "run", tmp_path / "onnx", [text.split() for text in SHORT])
+
+
+def test_int8_export_records_its_check(trained_run, tmp_path):
+    meta = export(trained_run, tmp_path / "int8", quantize="int8", max_drop=1.0)
+    check = json.loads((tmp_path / "int8" / "nerkit.json").read_text())["quantization"]
+    assert check == meta["quantization"] and check["per_channel"] and not check["forced"]
+    assert check["check_data"].endswith("validation.conll")
+    assert check["f1_drop"] == pytest.approx(check["f1_fp32"] - check["f1_int8"], abs=2e-4)
+    tagger = Tagger.load(str(tmp_path / "int8"))
+    assert tagger.engine.precision == "int8"
+    assert f"{check['f1_int8']:.4f}" in (tmp_path / "int8" / "README.md").read_text()
+
+
+def test_int8_check_refuses_a_model_whose_f1_drops(trained_run, tmp_path):
+    with pytest.raises(ExportError, match="nothing was written"):
+        export(trained_run, tmp_path / "int8", quantize="int8", max_drop=-1.0)  # any result counts as a drop
+    assert not (tmp_path / "int8").exists() and list(tmp_path.iterdir()) == []
+    meta = export(trained_run, tmp_path / "int8", quantize="int8", max_drop=-1.0, force=True)
+    assert meta["quantization"]["forced"]
+
+
+def test_int8_check_without_validation_data_asks_for_check_data(trained_run, tmp_path):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for path in trained_run.iterdir():
+        if path.is_file() and path.name != "recipe.yaml":
+            (copy / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(ExportError, match="--check-data"):
+        export(copy, tmp_path / "int8", quantize="int8")
+    meta = export(copy, tmp_path / "int8", quantize="int8", max_drop=1.0,
+                  check_data=str(ROOT / "recipes" / "sample" / "validation.conll"))
+    assert meta["quantization"]["check_data"].endswith("validation.conll")
+
+
+def test_export_refuses_an_existing_output_with_a_one_line_error(trained_run, onnx_folder, capsys):
+    assert main(["export", str(trained_run), "--output", str(onnx_folder)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_onnx_folder_refuses_bf16_and_gpu(onnx_folder):
+    with pytest.raises(ModelError, match="bf16 is for PyTorch"):
+        Tagger.load(str(onnx_folder), precision="bf16")
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        Tagger.load(str(onnx_folder), device="cuda")
+
+
+def test_onnx_folder_evaluates_from_the_cli(onnx_folder, capsys):
+    assert main(["evaluate", str(onnx_folder), str(ROOT / "recipes" / "sample" / "test.conll")]) == 0
+    assert "micro" in capsys.readouterr().out
+
+
+def test_onnx_folder_loads_without_torch_or_transformers(onnx_folder):
+    script = ("import sys\nfrom nerkit.cli import main\n"
+              f"main(['predict', {str(onnx_folder)!r}, 'Anna Smith visited Paris.', '--format', 'jsonl'])\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'seqeval')))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[0])["text"] == "Anna Smith visited Paris."
+    assert lines[-1] == "[]"
+
+
+def test_light_tokenizer_gives_the_transformers_ids_and_words(onnx_folder, tiny_tokenizer):
+    from nerkit.features import special_tokens, word_pieces
+    from nerkit.inference.tokenizer import WordTokenizer
+
+    light = WordTokenizer.from_folder(onnx_folder)
+    sentences = [WORDS, ["naïve", "Zürich", "O'Neill", "\u200b", "1,000"], ["x"]]
+    assert word_pieces(light, sentences) == word_pieces(tiny_tokenizer, sentences)
+    assert special_tokens(light) == special_tokens(tiny_tokenizer)
+    assert (light.pad_token_id, light.unk_token_id) == (tiny_tokenizer.pad_token_id, tiny_tokenizer.unk_token_id)
