@@ -8,12 +8,14 @@ characters), splits it again and counts the gold words that come back exactly (s
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .text import is_cjk, split_words
 
+logger = logging.getLogger(__name__)
 THRESHOLD = 0.99  # below this share, training warns that raw-text predictions will differ
 
 
@@ -68,3 +70,18 @@ def _describe(token: str, span: tuple[int, int], words) -> str:
     """'S.AFRICA -> S. | AFRICA': the gold word and the splitter's words that overlap it."""
     pieces = [w.text for w in words if w.start < span[1] and w.end > span[0]]
     return f"{token} -> {' | '.join(pieces)}"
+
+
+def check(splits: dict[str, Iterable[Sequence[str]]]) -> dict[str, dict]:
+    """Measure each split (name -> sentences of words), log the share, warn below THRESHOLD; for nerkit.json."""
+    report = {}
+    for name, sentences in splits.items():
+        result = measure(sentences)
+        report[name] = result.to_dict()
+        logger.info("raw text: nerkit's word splitter reproduces %.2f%% of the %s words (%d of %d)",
+                    100 * result.share, name, result.reproduced, result.words)
+        if result.share < THRESHOLD:
+            logger.warning("raw text will be split differently from the %s data (%.2f%% of its words reproduced): "
+                           "predictions on raw text will differ from the word-level scores. Most frequent: %s",
+                           name, 100 * result.share, "; ".join(result.most_common()))
+    return report

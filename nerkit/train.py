@@ -148,8 +148,9 @@ def run(recipe: Recipe) -> dict[str, dict[str, Any]]:
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels)
     if trainer.is_world_process_zero():
+        agreement = raw_text_agreement(corpus, recipe.eval.splits)
         trainer.save_metrics("train", train_output.metrics)  # train_results.json: runtime, samples/s, loss
-        save_run(trainer, recipe, corpus, encoder, results)
+        save_run(trainer, recipe, corpus, encoder, results, agreement)
         print(format_table(results), flush=True)
     return results
 
@@ -183,7 +184,14 @@ def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict
     return results
 
 
-def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None:
+def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
+    """How many gold words of each evaluated split the raw-text splitter reproduces (nerkit/agreement.py)."""
+    from .agreement import check
+
+    return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
+
+
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, agreement: dict | None = None) -> None:
     """Best model (or adapter), tokenizer, label maps and settings, resolved recipe, metrics, model card."""
     out = Path(trainer.args.output_dir)
     trainer.save_model(str(out))
@@ -197,6 +205,8 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results) -> None
         "context": "document" if encoder.context_size else "sentence",
         "context_size": encoder.context_size,
     }
+    if agreement:
+        metadata["raw_text_agreement"] = agreement  # share of gold words the raw-text splitter reproduces
     save_metadata(out, metadata)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
     write_metrics(results, out / "metrics.json")

@@ -97,3 +97,14 @@ def test_write_conll_is_reexported_for_predict():
     from nerkit import documents
 
     assert documents.write_conll is write_conll
+
+
+def test_write_conll_work_grows_linearly_with_entities_and_words():
+    from test_text import traced_lines
+
+    def document(n):
+        text = "Anna met Bob . " * n
+        return [{"text": text, "entities": [{"label": "PER", "start": 15 * k, "end": 15 * k + 4} for k in range(n)]}]
+
+    work = [traced_lines(write_conll, document(n), io.StringIO()) for n in (100, 400)]
+    assert work[1] <= 4.5 * work[0], work

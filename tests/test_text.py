@@ -140,3 +140,31 @@ def test_split_words_property_nfc_and_nfd_give_the_same_words(text):
 def test_split_sentences_property_keeps_every_word_of_mixed_scripts(text):
     all_words = split_words(text)
     assert [w for s in split_sentences(all_words, text) for w in s] == all_words
+
+
+def traced_lines(fn, *args):
+    """How many lines of Python run inside `fn`: a measure of work that does not depend on the machine's speed."""
+    import sys
+
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        fn(*args)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_split_sentences_work_grows_linearly_on_adversarial_lines():
+    """Closing brackets and quotes after a full stop once made it walk back over the whole sentence."""
+    for piece in (") ", '" ', ". ) ", "。」"):
+        small, large = piece * 200, piece * 800
+        work = [traced_lines(split_sentences, split_words(text), text) for text in (small, large)]
+        assert work[1] <= 4.5 * work[0], (piece, work)
