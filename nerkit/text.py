@@ -33,6 +33,8 @@ WORD_RE = regex.compile(
       | (?i:ABBREVIATIONS)\.(?=\s)                # Mr. Inc. Calif. vs. ST.
       | [A-Z]\.(?=\s+[A-Z])                       # an initial: M. Johnson
       | ^\d{1,3}\.(?=[ \t])                       # a numbered list item at the start of a line: 1. Schumacher
+      | (?:[A-Z]\.)+[A-Z](?![\p{L}\p{N}\p{M}.])   # U.S without its last full stop
+      | DIGIT+=(?![^SPACE])                       # a tie in a results table: 10= Tom Lehman
       | (?:(?<!\S)\+)?(?:DIGIT+(?:[-.,:/]DIGIT+)*|\.DIGIT+)(?!ALNUM|-ALNUM)  # 1,000.5 12:30 1/2 2-0 .500 +44
       | [A-Z]{1,3}\$ | [A-Z]+&[A-Z]+              # US$ C$ S&P AT&T
       | \.{2,} | -{2,}                            # ... --

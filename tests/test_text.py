@@ -168,3 +168,7 @@ def test_split_sentences_work_grows_linearly_on_adversarial_lines():
         small, large = piece * 200, piece * 800
         work = [traced_lines(split_sentences, split_words(text), text) for text in (small, large)]
         assert work[1] <= 4.5 * work[0], (piece, work)
+
+
+def test_split_words_keeps_conll_ties_and_abbreviations_without_their_last_stop():
+    assert words("10= Tom Lehman ( U.S ) 1=80") == ["10=", "Tom", "Lehman", "(", "U.S", ")", "1", "=", "80"]
