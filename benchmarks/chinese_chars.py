@@ -6,9 +6,10 @@
 Sentences are generated from templates with person, place and organisation names (one character per line,
 BMES tags, as MSRA/Weibo/Resume files are), so nothing here is a real corpus; the offline MiniLM's vocabulary
 covers only part of CJK (246 characters; the rest become [UNK]), so the score itself means little. What is
-measured is whether raw text is tagged as the words were: each test sentence is written as natural text
-(no spaces between CJK characters), tagged with nerkit's raw-text path (sentence and word splitting, exact
-offsets) and scored as character spans against the gold spans; the word-level F1 is `nerkit evaluate` on
+measured is whether raw text is tagged as the words were: the test sentences (with names training never
+saw) are written as natural text, two to a text (no spaces between CJK characters, none after 。！？),
+tagged with nerkit's raw-text path (sentence and word splitting, exact offsets) and scored as character
+spans against the gold spans; the word-level F1 is `nerkit evaluate` on
 the same file. The two must agree within 0.005.
 """
 
@@ -39,15 +40,19 @@ TEMPLATES = [
 ]
 
 
-def sentence(rng: random.Random) -> list[tuple[str, str]]:
-    """(character, IOB2 tag) pairs of one generated sentence."""
+def sentence(rng: random.Random, held_out: bool) -> list[tuple[str, str]]:
+    """(character, IOB2 tag) pairs of one generated sentence; the last quarter of each name list only
+    with `held_out` (the test split), so test has names training never saw."""
+    def pick(names):
+        return rng.choice(names if held_out else names[:len(names) * 3 // 4])
+
     template, pairs = rng.choice(TEMPLATES), []
     for k, piece in enumerate(template.replace("{", "}").split("}")):
         if k % 2 == 0:
             pairs += [(c, "O") for c in piece]
             continue
-        name = {"PER": lambda: rng.choice(SURNAMES) + rng.choice(GIVEN), "LOC": lambda: rng.choice(PLACES),
-                "ORG": lambda: rng.choice(ORGS)}[piece]()
+        name = {"PER": lambda: pick(SURNAMES) + pick(GIVEN), "LOC": lambda: pick(PLACES),
+                "ORG": lambda: pick(ORGS)}[piece]()
         pairs += [(c, ("B-" if i == 0 else "I-") + piece) for i, c in enumerate(name)]
     return pairs
 
@@ -60,7 +65,7 @@ def write_corpus(directory: Path, sizes=(("train", 3000), ("validation", 400), (
     for split, n in sizes:
         lines = []
         for _ in range(n):
-            pairs = sentence(rng)
+            pairs = sentence(rng, held_out=split == "test")
             tags = from_iob2([t for _, t in pairs], "bmes")
             lines += [f"{c} {t}" for (c, _), t in zip(pairs, tags)] + [""]
         paths[split] = directory / f"{split}.bmes"
@@ -98,14 +103,19 @@ def raw_text_scores(model: Path, test: Path) -> dict:
 
     sentences = load_corpus(DataConfig(test=str(test))).splits["test"]
     texts, gold = [], []
-    for s in sentences:
-        text, offsets = natural_text(s["tokens"])
+    for pair in zip(sentences[::2], sentences[1::2]):  # two sentences per text: the splitter must find the end
+        text, entities = "", set()
+        for s in pair:
+            written, offsets = natural_text(s["tokens"])
+            entities |= {(kind, len(text) + offsets[a][0], len(text) + offsets[b - 1][1]) for kind, a, b in spans(s["tags"])}
+            text += written
         texts.append(text)
-        gold.append({(kind, offsets[a][0], offsets[b - 1][1]) for kind, a, b in spans(s["tags"])})
+        gold.append(entities)
     results = nerkit.load(str(model), precision="fp32").predict(texts)
     predicted = [{(e["label"], e["start"], e["end"]) for e in r["entities"]} for r in results]
     word_level = evaluate(str(model), str(test))
-    return {"word_level_f1": word_level["f1"], "raw_text": prf(gold, predicted), "sentences": len(texts)}
+    return {"word_level_f1": word_level["f1"], "raw_text": prf(gold, predicted), "sentences": len(sentences),
+            "texts": len(texts)}
 
 
 def main() -> None:
@@ -121,7 +131,7 @@ def main() -> None:
     scores = raw_text_scores(args.directory / "model", paths["test"])
     metadata = json.loads((args.directory / "model" / "nerkit.json").read_text())
     raw = scores["raw_text"]
-    print(f"test sentences: {scores['sentences']}; word-level F1 {scores['word_level_f1']:.4f}; raw-text F1 "
+    print(f"test sentences: {scores['sentences']} in {scores['texts']} texts; word-level F1 {scores['word_level_f1']:.4f}; raw-text F1 "
           f"{raw['f1']:.4f} (P {raw['precision']:.4f} R {raw['recall']:.4f}, {raw['predicted']} predicted, "
           f"{raw['gold']} gold); difference {abs(raw['f1'] - scores['word_level_f1']):.4f}")
     print("agreement:", json.dumps(metadata.get("raw_text_agreement"), ensure_ascii=False))

@@ -24,7 +24,11 @@ CJK = r"[[\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}\p{ea=F}\u30fc\uff70]--[\p{
 # What may sit next to a CJK character without a space in natural text: CJK and its punctuation (。「」、).
 CJK_TEXT = regex.compile(r"%s|[\p{Block=CJK_Symbols_And_Punctuation}\uff61-\uff65--%s]" % (CJK, SPACE), regex.V1)
 MARKS = r"[\p{M}\u200c\u200d]*"  # combining marks and the joiners that Indic and Persian words contain
-ALNUM = r"[[\p{L}\p{N}]--%s]%s" % (CJK, MARKS)  # a letter or digit of a spaced script, with its marks
+ALNUM = r"[[\p{L}\p{N}]--%s]" % CJK  # a letter or digit of a spaced script
+# A run of letters and digits with their marks: one character class repeated, never a repeated group, so
+# that failing (does|n't) costs one step per character: backtracking into a repeated group takes quadratic
+# time in `regex` (for the same reason the number branch below is atomic, `(?>...)`).
+RUN = r"%s[[\p{L}\p{N}\p{M}\u200c\u200d]--%s]*" % (ALNUM, CJK)
 LETTER = r"[\p{L}--%s]%s" % (CJK, MARKS)
 DIGIT = r"[\p{Nd}--\p{ea=F}]"
 CLITIC = r"(?:s|S|re|ve|ll|d|m)\b"  # after an apostrophe
@@ -35,16 +39,17 @@ WORD_RE = regex.compile(
       | ^\d{1,3}\.(?=[ \t])                       # a numbered list item at the start of a line: 1. Schumacher
       | (?:[A-Z]\.)+[A-Z](?![\p{L}\p{N}\p{M}.])   # U.S without its last full stop
       | DIGIT+=(?![^SPACE])                       # a tie in a results table: 10= Tom Lehman
-      | (?:(?<!\S)\+)?(?:DIGIT+(?:[-.,:/]DIGIT+)*|\.DIGIT+)(?!ALNUM|-ALNUM)  # 1,000.5 12:30 1/2 2-0 .500 +44
+      | (?:(?<!\S)\+)?(?>DIGIT+(?:[-.,:/]DIGIT+)*|\.DIGIT+)(?!-?ALNUM)  # 1,000.5 12:30 1/2 2-0 .500 +44
       | [A-Z]{1,3}\$ | [A-Z]+&[A-Z]+              # US$ C$ S&P AT&T
       | \.{2,} | -{2,}                            # ... --
-      | (?:ALNUM)+(?=n't\b)                       # does|n't
+      | RUN(?=n't\b)                              # does|n't
       | n't\b | ['’]CLITIC                           # clitics
-      | (?:ALNUM)+(?:(?:-|['’](?!CLITIC))(?:ALNUM)+)*  # words; inner - and ' kept (Rolls-Royce, O'Neill, 3-year-old)
+      | RUN(?:(?:-|['’](?!CLITIC))RUN)*            # words; inner - and ' kept (Rolls-Royce, O'Neill, 3-year-old)
       | CJK                                       # 北 京: one ideograph, kana or full-width form at a time
       | [^SPACE]                                  # any other character: punctuation, symbols, zero-width marks
     )\p{M}*                                       # with the combining marks that follow it
-    """.replace("ABBREVIATIONS", "|".join(ABBREVIATIONS)).replace("CLITIC", CLITIC).replace("ALNUM", ALNUM)
+    """.replace("ABBREVIATIONS", "|".join(ABBREVIATIONS)).replace("CLITIC", CLITIC).replace("RUN", RUN)
+       .replace("ALNUM", ALNUM)
        .replace("LETTER", LETTER).replace("DIGIT", DIGIT).replace("CJK", CJK).replace("SPACE", SPACE),
     regex.VERBOSE | regex.MULTILINE | regex.V1,
 )
