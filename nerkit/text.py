@@ -27,7 +27,8 @@ MARKS = r"[\p{M}\u200c\u200d]*"  # combining marks and the joiners that Indic an
 ALNUM = r"[[\p{L}\p{N}]--%s]" % CJK  # a letter or digit of a spaced script
 # A run of letters and digits with their marks: one character class repeated, never a repeated group, so
 # that failing (does|n't) costs one step per character: backtracking into a repeated group takes quadratic
-# time in `regex` (for the same reason the number branch below is atomic, `(?>...)`).
+# time in `regex`. For the same reason numbers are bounded (40 digits, 20 separators; a longer run of
+# digits is a word all the same), so a failing number costs a constant at each position.
 RUN = r"%s[[\p{L}\p{N}\p{M}\u200c\u200d]--%s]*" % (ALNUM, CJK)
 LETTER = r"[\p{L}--%s]%s" % (CJK, MARKS)
 DIGIT = r"[\p{Nd}--\p{ea=F}]"
@@ -39,7 +40,7 @@ WORD_RE = regex.compile(
       | ^\d{1,3}\.(?=[ \t])                       # a numbered list item at the start of a line: 1. Schumacher
       | (?:[A-Z]\.)+[A-Z](?![\p{L}\p{N}\p{M}.])   # U.S without its last full stop
       | DIGIT+=(?![^SPACE])                       # a tie in a results table: 10= Tom Lehman
-      | (?:(?<!\S)\+)?(?>DIGIT+(?:[-.,:/]DIGIT+)*|\.DIGIT+)(?!-?ALNUM)  # 1,000.5 12:30 1/2 2-0 .500 +44
+      | (?:(?<!\S)\+)?(?:DIGIT{1,40}(?:[-.,:/]DIGIT{1,40}){0,20}|\.DIGIT{1,40})(?!-?ALNUM)  # 1,000.5 12:30 2-0 .500
       | [A-Z]{1,3}\$ | [A-Z]+&[A-Z]+              # US$ C$ S&P AT&T
       | \.{2,} | -{2,}                            # ... --
       | RUN(?=n't\b)                              # does|n't
