@@ -30,6 +30,7 @@ def evaluate_command(args) -> int:
     from .metrics import format_table
 
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
+                     token_column=args.token_column, comment_prefix=args.comment_prefix,
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
                      text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
@@ -91,8 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", default="default", choices=["default", "strict"])
     evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet",
                                                                     "label-studio", "doccano", "spans"])
-    evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bilou", "io"])
+    evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"])
     evaluate.add_argument("--tag-column", type=int, default=-1)
+    evaluate.add_argument("--token-column", type=int, default=0, help="CoNLL files: the word column")
+    evaluate.add_argument("--comment-prefix", help="CoNLL files: skip lines starting with this (# for GermEval)")
     evaluate.add_argument("--tokens-field", default="tokens")
     evaluate.add_argument("--tags-field", default="tags")
     evaluate.add_argument("--document-field", help="JSON-like files: field holding a document id (document context)")

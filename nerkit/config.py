@@ -47,6 +47,8 @@ class DataConfig:
     format: str = _help("auto (from the suffix; span exports detected from their keys) | conll | jsonl | json | "
                         "parquet | label-studio | doccano | spans.", "auto")
     tag_column: int = _help("CoNLL files: index of the tag column (negative counts from the end).", -1)
+    token_column: int = _help("CoNLL files: index of the word column (1 for GermEval 2014's `index word outer inner`).", 0)
+    comment_prefix: str | None = _help("CoNLL files: skip lines starting with this (`#` for GermEval 2014 and CoNLL-U).", None)
     tokens_field: str = _help("JSON-like files and Hub datasets: the column with the words.", "tokens")
     tags_field: str = _help("JSON-like files and Hub datasets: the column with the tags.", "tags")
     document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None)
@@ -55,7 +57,7 @@ class DataConfig:
                             "predictions (the first prediction).", "first-completed")
     overlaps: str = _help("Span exports with overlapping spans: error | longest (keep the longest, count the rest).",
                           "error")
-    scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bilou | io. Training uses IOB2.", "auto")
+    scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto")
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)

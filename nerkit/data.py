@@ -1,4 +1,5 @@
-"""Readers: CoNLL column files, JSON Lines / JSON / Parquet, Hub datasets -> sentences with IOB2 tags.
+"""Readers: CoNLL column files (nerkit/formats/conll.py), JSON Lines / JSON / Parquet, Hub datasets -> sentences
+with IOB2 tags.
 
 A sentence is a dict: `tokens`, `tags` (as in the file), `document` (index of its document, -1 when the
 source has no document boundaries) and `lines` (`file:line` of each token, for error messages).
@@ -16,17 +17,16 @@ from typing import Any
 
 from .config import DataConfig
 from .formats.spans import SPAN_FORMATS, detect_format
+from .formats import DataError, numbered_lines
+from .formats.conll import read_conll
 from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
            ".train": "conll", ".testa": "conll", ".testb": "conll", ".dev": "conll", ".test": "conll",
+           ".bmes": "conll", ".char": "conll",
            ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
-
-
-class DataError(ValueError):
-    """Input data that cannot be used as it is; the message names the file and line."""
 
 
 @dataclass
@@ -43,61 +43,11 @@ class Corpus:
                             for name, sents in self.splits.items()})
 
 
-def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True) -> list[dict[str, Any]]:
-    """Whitespace-separated columns, word first; blank lines end sentences; -DOCSTART- starts a document."""
-    sentences: list[dict[str, Any]] = []
-    tokens, tags, lines = [], [], []
-    document, width, width_line, seen_docstart = 0, None, 0, False
-
-    def close() -> None:
-        if tokens:
-            sentences.append({"tokens": tokens[:], "tags": tags[:], "document": document, "lines": lines[:]})
-            tokens.clear(), tags.clear(), lines.clear()
-
-    for number, line in _numbered_lines(path):
-        columns = line.split()
-        if not columns:
-            close()
-            continue
-        if columns[0] == "-DOCSTART-":
-            close()
-            document += seen_docstart  # the first -DOCSTART- opens document 0
-            seen_docstart = True
-            continue
-        if width is None:
-            width, width_line = len(columns), number
-            if has_tags and width < 2:
-                raise DataError(f"{path}:{number}: expected at least 2 columns (word ... tag), found 1: {line!r}")
-            if has_tags and not -width <= tag_column < width:
-                raise DataError(f"{path}:{number}: data.tag_column={tag_column} but lines have {width} columns")
-        elif len(columns) != width:
-            raise DataError(f"{path}:{number}: expected {width} columns (as on line {width_line}), "
-                            f"found {len(columns)}: {line!r}")
-        tokens.append(columns[0])
-        tags.append(columns[tag_column] if has_tags else "O")
-        lines.append(f"{path}:{number}")
-    close()
-    if not seen_docstart:
-        for sentence in sentences:
-            sentence["document"] = -1
-    return _nonempty(sentences, path)
-
-
-def _numbered_lines(path: str | Path):
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
-            yield number, text.rstrip("\r\n").lstrip("\ufeff")
-
-
 def read_records(path: str | Path, fmt: str) -> list[tuple[str, dict[str, Any]]]:
     """(location, record) pairs from a .jsonl, .json (a list of objects) or .parquet file."""
     if fmt == "jsonl":
         records = []
-        for number, line in _numbered_lines(path):
+        for number, line in numbered_lines(path):
             if line.strip():
                 try:
                     records.append((f"{path}:{number}", json.loads(line)))
@@ -165,7 +115,7 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
         raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format "
                         f"to one of conll, jsonl, json, parquet")
     if fmt == "conll":
-        return read_conll(path, cfg.tag_column, has_tags)
+        return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
         return read_span_file(path, fmt, cfg)
     if fmt not in ("jsonl", "json", "parquet"):

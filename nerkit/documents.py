@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import IO, Any, Iterable
 
+from .formats.conll import write_conll  # noqa: F401  (re-exported: it lives with the CoNLL reader)
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,21 +51,6 @@ def _document(raw: bytes, text_field: str | None, name: str, number: int) -> str
 def write_jsonl(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
     for result in results:
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
-
-
-def write_conll(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """Word / IOB2 tag columns, a blank line between documents."""
-    from .text import split_words
-
-    for result in results:
-        words, tags = split_words(result["text"]), {}
-        for entity in result["entities"]:
-            inside = [w for w in words if entity["start"] <= w.start < entity["end"]]
-            for k, word in enumerate(inside):
-                tags[word.start] = ("B-" if k == 0 else "I-") + entity["label"]
-        for word in words:
-            out.write(f"{word.text}\t{tags.get(word.start, 'O')}\n")
-        out.write("\n")
 
 
 def show(results: Iterable[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .modeling import METADATA, load_trained, save_metadata
+from .modeling import load_trained, save_metadata
 
 logger = logging.getLogger(__name__)
 from .inference.tagger import ONNX_FILE

@@ -84,6 +84,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
+    body += _agreement(metadata)
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         body += [f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
@@ -92,6 +93,18 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
                                                     if recipe.get(k) is not None}), "```", ""]
     body += _usage(model_id, metadata) + _limitations(recipe, metadata)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(body) + "\n"))
+
+
+def _agreement(metadata) -> list[str]:
+    """Raw text: how many gold words of each split nerkit's word splitter reproduces (nerkit/agreement.py)."""
+    lines = []
+    for split, a in (metadata.get("raw_text_agreement") or {}).items():
+        lines += ["", f"Raw text: nerkit's word splitter reproduces {100 * a['share']:.2f}% of the {split} words "
+                      f"written as natural text ({a['reproduced']:,} of {a['words']:,})."]
+        if a["share"] < 0.99:
+            lines[-1] += (" **Warning:** below 99%, predictions on raw text will differ from these word-level "
+                          f"scores; most frequent differences: {'; '.join(a['mismatches'])}.")
+    return lines
 
 
 def _yaml(value) -> str:

@@ -1,6 +1,8 @@
-"""Tag schemes: detect, validate and convert IOB1 / IOB2 / BIOES / BILOU / IO to IOB2, decode spans.
+"""Tag schemes: detect, validate and convert IOB1 / IOB2 / BIOES / BMES / BILOU / IO to IOB2 and back, decode spans.
 
-Training always happens in IOB2, so an IOB1 file and its IOB2 copy give identical labels.
+Training always happens in IOB2, so an IOB1 file and its IOB2 copy give identical labels. BMES (the
+character-level Chinese convention: B-egin, M-iddle, E-nd, S-ingle) is BIOES with M- for I-; both also
+take W- ("whole word") for S-, as some corpora write it.
 A tag sequence is validated against the scheme it claims; the error names the file and line.
 """
 
@@ -9,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "io")
-TAG_RE = re.compile(r"^(?:O|([BIESLU])-(.+))$")
+SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io")
+TAG_RE = re.compile(r"^(?:O|([BIMESWLU])-(.+))$")
+INSIDE, SINGLE, LAST = {"I", "M"}, {"S", "W", "U"}, {"E", "L"}
 
 
 class SchemeError(ValueError):
@@ -24,14 +27,17 @@ def split_tag(tag: str) -> tuple[str, str | None]:
     """'B-PER' -> ('B', 'PER'); 'O' -> ('O', None). Raises on anything else."""
     match = TAG_RE.match(tag)
     if match is None:
-        raise SchemeError(f"malformed tag {tag!r}: expected O or PREFIX-TYPE with PREFIX in B, I, E, S, L, U")
+        raise SchemeError(f"malformed tag {tag!r}: expected O or PREFIX-TYPE with PREFIX in B, I, M, E, S, W, L, U")
     return (match.group(1), match.group(2)) if match.group(1) else ("O", None)
 
 
 def detect_scheme(sequences: Sequence[Sequence[str]]) -> str:
-    """IOB2 unless the tags show otherwise: E-/S- means BIOES, L-/U- BILOU, an entity opened by I- IOB1."""
+    """IOB2 unless the tags show otherwise: M- means BMES, E-/S-/W- BIOES, L-/U- BILOU, an entity opened by
+    I- IOB1."""
     prefixes = {tag[0] for seq in sequences for tag in seq}
-    if prefixes & {"E", "S"}:
+    if "M" in prefixes:
+        return "bmes"
+    if prefixes & {"E", "S", "W"}:
         return "bioes"
     if prefixes & {"L", "U"}:
         return "bilou"
@@ -49,7 +55,8 @@ _ALLOWED = {
     "iob1": set("IB"),
     "iob2": set("IB"),
     "io": set("I"),
-    "bioes": set("BIES"),
+    "bioes": set("BIESW"),
+    "bmes": set("BMESW"),
     "bilou": set("BILU"),
 }
 
@@ -65,22 +72,51 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str)
             raise SchemeError(f"{where(i)}: {err}") from None
         if prefix != "O" and prefix not in _ALLOWED[scheme]:
             raise SchemeError(f"{where(i)}: tag {tag!r} is not valid in {scheme.upper()} (allowed prefixes: "
-                              f"{', '.join(sorted(_ALLOWED[scheme]))})")
-        continues = previous_kind == kind and previous_prefix in ("B", "I")
+                              f"{', '.join(sorted(_ALLOWED[scheme]))}){_hint(prefix)}")
+        continues = previous_kind == kind and (previous_prefix == "B" or previous_prefix in INSIDE)
         if scheme == "iob2" and prefix == "I" and not continues:
             raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; in IOB2 an "
                               f"entity starts with B-{kind} (is the file IOB1? set data.scheme: iob1)")
-        if scheme in ("bioes", "bilou") and prefix in ("I", "E", "L") and not continues:
+        if scheme in ("bioes", "bmes", "bilou") and (prefix in INSIDE or prefix in LAST) and not continues:
             raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; "
                               f"in {scheme.upper()} it must continue a {kind} entity")
         if prefix == "O":
             out.append("O")
-        elif prefix in ("B", "S", "U") or not continues:
+        elif prefix == "B" or prefix in SINGLE or not continues:
             out.append(f"B-{kind}")
         else:
             out.append(f"I-{kind}")
         # After E-/S-/L-/U- the entity is closed: the next token cannot continue it.
-        previous_prefix, previous_kind = ("O", None) if prefix in ("E", "S", "L", "U") else (prefix, kind)
+        previous_prefix, previous_kind = ("O", None) if prefix in LAST or prefix in SINGLE else (prefix, kind)
+    return out
+
+
+def _hint(prefix: str) -> str:
+    return {"M": " (is the file BMES? set data.scheme: bmes)", "E": " (is the file BIOES? set data.scheme: bioes)",
+            "S": " (is the file BIOES? set data.scheme: bioes)"}.get(prefix, "")
+
+
+_WRITE = {"bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S"), "bilou": ("B", "I", "L", "U")}
+
+
+def from_iob2(tags: Sequence[str], scheme: str) -> list[str]:
+    """IOB2 tags -> the same entities in `scheme` (iob2, iob1, io, bioes, bmes, bilou): the inverse of to_iob2."""
+    if scheme not in SCHEMES[1:]:
+        raise SchemeError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES[1:])}")
+    out = ["O"] * len(tags)
+    for kind, start, end in spans(tags):
+        if scheme in _WRITE:
+            begin, inside, last, single = _WRITE[scheme]
+            if end - start == 1:
+                out[start] = f"{single}-{kind}"
+                continue
+            out[start], out[end - 1] = f"{begin}-{kind}", f"{last}-{kind}"
+            out[start + 1:end - 1] = [f"{inside}-{kind}"] * (end - start - 2)
+        else:  # iob2, iob1, io (where two touching entities of one type cannot be told apart)
+            touching = start > 0 and out[start - 1][2:] == kind
+            out[start:end] = [f"I-{kind}"] * (end - start)
+            if scheme == "iob2" or (scheme == "iob1" and touching):
+                out[start] = f"B-{kind}"
     return out
 
 

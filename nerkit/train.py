@@ -191,6 +191,13 @@ def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict
     return results
 
 
+def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
+    """How many gold words of each evaluated split the raw-text splitter reproduces (nerkit/agreement.py)."""
+    from .agreement import check
+
+    return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
+
+
 def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
     """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
 
@@ -215,6 +222,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
     }
     if recipe.model.revision:
         metadata["base_revision"] = recipe.model.revision
+    metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
     from .hub import merged_folder, write_model_card

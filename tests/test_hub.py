@@ -356,3 +356,14 @@ def test_lora_run_saves_no_path_of_the_training_machine(lora_run, shipped_base):
     assert json.loads((lora_run / "adapter_config.json").read_text())["base_model_name_or_path"] == BASE_ID
     assert json.loads((lora_run / "nerkit.json").read_text())["base_model"] == BASE_ID
     assert not (lora_run / "training_args.bin").exists()
+def test_model_card_shows_raw_text_agreement_and_warns_below_99_percent(tmp_path):
+    recipe = {"model": {"name_or_path": "minilm"}, "data": {"train": "a.conll"}, "training": {}}
+    results = {"test": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "accuracy": 0.9, "per_type": {}}}
+    agreement = {"test": {"share": 0.9986, "words": 46435, "reproduced": 46369, "mismatches": ["6- -> 6 | - (5x)"]}}
+    metadata = {"labels": ["O", "B-PER", "I-PER"], "kind": "full", "raw_text_agreement": agreement}
+    text = write_model_card(tmp_path, recipe, results, metadata).read_text()
+    assert "reproduces 99.86% of the test words written as natural text (46,369 of 46,435)" in text
+    assert "Warning" not in text
+    agreement["test"].update(share=0.95, reproduced=44113)
+    text = write_model_card(tmp_path, recipe, results, metadata).read_text()
+    assert "**Warning:** below 99%" in text and "6- -> 6 | - (5x)" in text

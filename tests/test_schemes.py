@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nerkit.schemes import SchemeError, detect_scheme, label_list, spans, to_iob2
+from nerkit.schemes import SchemeError, detect_scheme, from_iob2, label_list, spans, to_iob2
 
 TYPES = ["PER", "LOC", "ORG"]
 
@@ -116,3 +116,48 @@ def test_spans_agree_with_seqeval_get_entities(tags):
     from seqeval.metrics.sequence_labeling import get_entities
 
     assert spans(tags) == [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]
+def iob2_to_bmes(tags):
+    return [t.replace("I-", "M-") for t in iob2_to_bioes(tags)]
+
+
+@given(iob2_sequences())
+def test_schemes_bmes_and_w_single_forms_convert_to_the_same_iob2(tags):
+    bmes = iob2_to_bmes(tags)
+    assert to_iob2(bmes, "bmes") == tags
+    assert to_iob2([t.replace("S-", "W-") for t in bmes], "bmes") == tags
+    assert to_iob2([t.replace("S-", "W-") for t in iob2_to_bioes(tags)], "bioes") == tags
+
+
+@given(iob2_sequences(), st.sampled_from(["iob2", "iob1", "bioes", "bmes", "bilou"]))
+def test_schemes_from_iob2_is_the_inverse_of_to_iob2(tags, scheme):
+    written = from_iob2(tags, scheme)
+    assert to_iob2(written, scheme) == tags
+    expected = {"iob2": tags, "iob1": iob2_to_iob1(tags), "bioes": iob2_to_bioes(tags), "bmes": iob2_to_bmes(tags)}
+    assert written == expected.get(scheme, written)
+
+
+def test_schemes_bmes_both_ways_on_a_character_level_sentence():
+    chars = ["B-PER", "M-PER", "E-PER", "O", "S-LOC", "B-ORG", "E-ORG", "W-LOC"]
+    iob2 = ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "B-ORG", "I-ORG", "B-LOC"]
+    assert detect_scheme([chars]) == "bmes"
+    assert to_iob2(chars, "bmes") == iob2
+    assert from_iob2(iob2, "bmes") == [t.replace("W-", "S-") for t in chars]
+
+
+def test_schemes_detects_bmes_and_w_singles():
+    assert detect_scheme([["B-PER", "M-PER", "E-PER"]]) == "bmes"
+    assert detect_scheme([["W-PER", "O"]]) == "bioes"
+
+
+def test_schemes_m_tag_in_iob2_suggests_bmes():
+    with pytest.raises(SchemeError, match=r"'M-CONT' is not valid in IOB2.*set data.scheme: bmes"):
+        to_iob2(["B-CONT", "M-CONT"], "iob2")
+    with pytest.raises(SchemeError, match="'I-PER' is not valid in BMES"):
+        to_iob2(["B-PER", "I-PER"], "bmes")
+    with pytest.raises(SchemeError, match="must continue a PER entity"):
+        to_iob2(["O", "M-PER"], "bmes")
+
+
+def test_schemes_from_iob2_unknown_scheme():
+    with pytest.raises(SchemeError, match="unknown tag scheme 'bmeow'"):
+        from_iob2(["O"], "bmeow")

@@ -23,6 +23,8 @@ def test_train_saves_model_labels_recipe_metrics_and_card(trained_run):
     metadata = json.loads((trained_run / "nerkit.json").read_text())
     labels = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     assert metadata["labels"] == labels and metadata["kind"] == "full"
+    assert set(metadata["raw_text_agreement"]) == {"validation", "test"}  # raw-text splitter vs the gold words
+    assert metadata["raw_text_agreement"]["test"]["words"] == 656 and metadata["raw_text_agreement"]["test"]["share"] > 0.99
     config = json.loads((trained_run / "config.json").read_text())
     assert [config["id2label"][str(i)] for i in range(len(labels))] == labels
     recipe = yaml.safe_load((trained_run / "recipe.yaml").read_text())
