@@ -80,9 +80,12 @@ class Spool:
     def _complete(self, settings: dict[str, Any] | None) -> list[int]:
         with open(self.index, "rb") as handle:
             lines = handle.read().split(b"\n")
-        if settings is not None and json.loads(lines[0]) != settings:
-            raise CorpusError(f"cannot resume {self.path}: it was written with {lines[0].decode()}, this run has "
-                              f"{json.dumps(settings)}; run with the same settings, or delete it to start over")
+        before = json.loads(lines[0])
+        if settings is not None and before != settings:
+            changed = ", ".join(f"{key} {before.get(key)!r} (now {settings.get(key)!r})"
+                                for key in sorted(set(before) | set(settings)) if before.get(key) != settings.get(key))
+            raise CorpusError(f"cannot resume {self.path}: it was written with {changed}; run with the same "
+                              "settings, or delete it to start over")
         offsets = [int(line) for line in lines[1:-1]]  # what follows the last newline is an unfinished entry
         size = os.path.getsize(self.path) if os.path.exists(self.path) else -1
         if offsets and size < offsets[-1] or size < 0:
