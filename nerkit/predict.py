@@ -63,6 +63,8 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     documents, total, name, hint = _documents(texts, input, dataset, split, dataset_config, text_field,
                                               input_format, skip_invalid)
     group = processes()
+    if group.world > 1 and not (input or dataset):
+        raise PredictError("several processes need --input or --dataset (each reads the input for its share)")
     if output is None and (group.world > 1 or resume or fmt in TABLE_FORMATS):
         raise PredictError(f"{'--resume' if resume else fmt if fmt in TABLE_FORMATS else 'several processes'} "
                            "needs --output")
