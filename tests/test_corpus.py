@@ -122,6 +122,23 @@ def test_text_lines_that_are_json_objects_and_json_lines_that_are_text_are_error
         list(read_jsonl(iter([b'{"text": "a"}\n', b"just text\n"]), "d.jsonl"))
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"text": st.text()}, optional={
+    "id": st.integers(), "tags": st.lists(st.text(max_size=3), max_size=2), "note": st.none() | st.text()}),
+    max_size=8))
+def test_json_lines_records_come_back_whole(records):
+    lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records]
+    assert [(d.fields, d.text) for d in read_jsonl(iter(lines), "d.jsonl")] == [(r, r["text"]) for r in records]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",))).filter(lambda t: not t.startswith("{")),
+                max_size=8))
+def test_text_lines_come_back_as_documents(texts):
+    lines = [(t + "\n").encode() for t in texts]
+    assert [(d.fields, d.text) for d in read_lines(iter(lines), "d.txt")] == [({"text": t}, t) for t in texts]
+
+
 def test_skip_invalid_keeps_an_error_record_in_place_of_each_bad_line():
     lines = [b'{"text": "a", "id": 7}\n', b"\xff\n", b'{"body": "b"}\n', b'{"text": "\\ud800"}\n', b"\n"]
     docs = list(read_jsonl(iter(lines), "d.jsonl", skip_invalid=True))
