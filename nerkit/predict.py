@@ -65,9 +65,10 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     group = processes()
     if group.world > 1 and not (input or dataset):
         raise PredictError("several processes need --input or --dataset (each reads the input for its share)")
-    if output is None and (group.world > 1 or resume or fmt in TABLE_FORMATS):
-        raise PredictError(f"{'--resume' if resume else fmt if fmt in TABLE_FORMATS else 'several processes'} "
-                           "needs --output")
+    needs_output = "--resume" if resume else "Parquet output" if fmt in TABLE_FORMATS else \
+        "several processes" if group.world > 1 else None
+    if output is None and needs_output:
+        raise PredictError(f"{needs_output} needs --output")
     tagger = load(model, **_device(tagger_options, group.world))
     field = (text_field or "text") if (input or dataset) else "text"
     if output is None:
@@ -81,6 +82,7 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
 
 def _documents(texts, input, dataset, split, dataset_config, text_field, input_format, skip_invalid):
     """(lazy documents, their number if known, the input's name, its Arrow schema if it has one)."""
+    from .formats import tables
     from .formats.tables import (Document, check_input_file, count_documents, open_dataset, read_dataset,
                                  read_jsonl, read_lines, read_parquet)
 
@@ -92,7 +94,7 @@ def _documents(texts, input, dataset, split, dataset_config, text_field, input_f
         name = f"{dataset}[{split}]"
         stream = open_dataset(dataset, split, dataset_config)
         return read_dataset(stream, name, text_field, skip_invalid), count_documents(None, "", stream, split), name, None
-    fmt = _input_format(input, text_field, input_format)
+    fmt = tables.input_format(input, text_field, input_format)
     if input is None:
         if fmt == "parquet":
             raise PredictError("Parquet input needs --input FILE")
@@ -106,12 +108,6 @@ def _documents(texts, input, dataset, split, dataset_config, text_field, input_f
 
         return read_parquet(input, text_field, skip_invalid), total, input, pq.read_schema(input)
     return _lines(input, fmt, text_field, skip_invalid), total, input, None
-
-
-def _input_format(input, text_field, declared):
-    from .formats.tables import input_format
-
-    return input_format(input, text_field, declared)
 
 
 def _lines(path: str, fmt: str, text_field: str | None, skip_invalid: bool) -> Iterator:

@@ -132,8 +132,8 @@ def test_json_lines_records_come_back_whole(records):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",))).filter(lambda t: not t.startswith("{")),
-                max_size=8))
+@given(st.lists(st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)))
+                .filter(lambda t: not t.startswith("{")), max_size=8))
 def test_text_lines_come_back_as_documents(texts):
     lines = [(t + "\n").encode() for t in texts]
     assert [(d.fields, d.text) for d in read_lines(iter(lines), "d.txt")] == [({"text": t}, t) for t in texts]
