@@ -20,8 +20,11 @@ def predict_command(args) -> int:
     from .predict import predict_to
 
     return predict_to(args.model, args.texts, input=args.input, output=args.output, fmt=args.format,
-                      text_field=args.text_field, skip_invalid=args.skip_invalid, device=args.device,
-                      batch_size=args.batch_size, precision=args.precision, revision=args.revision)
+                      text_field=args.text_field, skip_invalid=args.skip_invalid, dataset=args.dataset,
+                      split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
+                      chunk_size=args.chunk_size, resume=args.resume, device=args.device,
+                      batch_size=args.batch_size, precision=args.precision,
+                      revision=args.revision)
 
 
 def evaluate_command(args) -> int:
@@ -72,13 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
     predict.add_argument("texts", nargs="*", help="documents; without them --input or stdin is read")
-    predict.add_argument("--input", help="one document per line, or JSON Lines with --text-field")
-    predict.add_argument("--text-field", help="JSON Lines input: the field holding the text")
-    predict.add_argument("--output", help="write here instead of stdout")
-    predict.add_argument("--format", choices=["jsonl", "conll", "pretty", "label-studio", "doccano", "spans"],
-                         help="default: pretty on a terminal, else jsonl; label-studio, doccano, spans: pre-annotations "
-                              "each tool imports")
-    predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
+    predict.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
+    predict.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
+                         help="auto: from the suffix (--text-field alone means JSON Lines)")
+    predict.add_argument("--dataset", help="a Hub dataset id or local dataset folder, streamed")
+    predict.add_argument("--split", default="train", help="--dataset split")
+    predict.add_argument("--dataset-config", help="--dataset configuration name")
+    predict.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
+    predict.add_argument("--output", help="write here instead of stdout (atomically: OUT.partial, renamed when done)")
+    predict.add_argument("--format", choices=["jsonl", "parquet", "conll", "pretty", "label-studio", "doccano", "spans"],
+                         help="default: from the --output suffix; pretty on a terminal, else jsonl; label-studio, doccano, "
+                              "spans: pre-annotations each tool imports")
+    predict.add_argument("--skip-invalid", action="store_true",
+                         help="write {\"line\": N, \"error\": ...} in place of a bad record instead of stopping")
+    predict.add_argument("--chunk-size", type=int, default=1000, help="documents tagged and written at a time")
+    predict.add_argument("--resume", action="store_true", help="continue an interrupted run where its output ends")
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                          help="auto: bf16 where the hardware supports it natively (an ONNX folder runs as exported)")

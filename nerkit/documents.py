@@ -1,51 +1,24 @@
-"""Reading documents for `nerkit predict` (arguments, text or JSON Lines files, stdin) and writing results."""
+"""Documents for `nerkit predict`: text files read into memory, and the writers of results (JSON Lines,
+CoNLL columns, a highlighted terminal view). Lazy corpus readers live in formats/tables.py."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import IO, Any, Iterable
 
 from .formats.conll import write_conll  # noqa: F401  (re-exported: it lives with the CoNLL reader)
+from .formats.tables import InputError, read_jsonl, read_lines
 
-logger = logging.getLogger(__name__)
-
-
-class InputError(ValueError):
-    """An input line that is not valid UTF-8 or not valid JSON; names the line."""
+__all__ = ["InputError", "read_documents", "write_jsonl", "write_conll", "show", "default_format"]
 
 
 def read_documents(stream: IO[bytes], name: str, text_field: str | None = None, skip_invalid: bool = False) -> list[str]:
-    """One document per line (text), or one JSON object per line with `text_field`. Empty lines are
-    empty documents (they keep their place in the output)."""
-    documents = []
-    for number, raw in enumerate(stream, start=1):
-        try:
-            documents.append(_document(raw, text_field, name, number))
-        except InputError as err:
-            if not skip_invalid:
-                raise
-            logger.warning("%s (skipped)", err)
-    return documents
-
-
-def _document(raw: bytes, text_field: str | None, name: str, number: int) -> str:
-    try:
-        line = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{name}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
-    if text_field is None:
-        return line
-    if not line.strip():
-        return ""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{name}:{number}: invalid JSON ({err.msg})") from None
-    if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-        raise InputError(f"{name}:{number}: expected an object with a string field {text_field!r}")
-    return record[text_field]
+    """The texts of a text-lines file (or JSON Lines with `text_field`), in memory; bad lines are left
+    out with `skip_invalid`. Corpus runs read lazily instead (formats/tables.py)."""
+    documents = read_jsonl(stream, name, text_field, skip_invalid) if text_field else \
+        read_lines(stream, name, skip_invalid)
+    return [d.text for d in documents if d.text is not None]
 
 
 def write_jsonl(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -53,12 +26,12 @@ def write_jsonl(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
 
 
-def show(results: Iterable[dict[str, Any]]) -> None:
+def show(results: Iterable[dict[str, Any]], out: IO[str] | None = None) -> None:
     """Entities highlighted in the text, for a terminal."""
     from rich.console import Console
     from rich.text import Text
 
-    console = Console()
+    console = Console(file=out)
     for result in results:
         line = Text(result["text"])
         for entity in result["entities"]:

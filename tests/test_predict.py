@@ -119,7 +119,8 @@ def test_cli_predict_arguments_stdin_and_files(trained_run, tmp_path):
     docs.write_text('{"body": "Anna Smith visited Paris."}\n{"body": "John left."}\n')
     out = tmp_path / "ents.jsonl"
     assert nerkit("predict", trained_run, "--input", docs, "--text-field", "body", "--output", out).returncode == 0
-    assert [json.loads(line) for line in out.read_text().splitlines()] == results
+    assert [json.loads(line) for line in out.read_text().splitlines()] == \
+        [{"body": r["text"], "entities": r["entities"]} for r in results]  # the input's fields, entities added
 
     conll = nerkit("predict", trained_run, "John left.", "--format", "conll")
     rows = [line.split("\t") for line in conll.stdout.decode().splitlines()]
