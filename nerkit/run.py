@@ -101,11 +101,11 @@ def redact(value: Any, key: str = "") -> Any:
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, key) for v in value]
-    if value is not None and value != "" and SECRET.search(key):
+    if not isinstance(value, str):
+        return value  # secrets are strings; numbers and flags such as data.token_column stay
+    if value and SECRET.search(key):
         return REDACTED
-    if isinstance(value, str):
-        return HF_TOKEN.sub(REDACTED, value)
-    return value
+    return HF_TOKEN.sub(REDACTED, value)
 
 
 # --- the run folder ---------------------------------------------------------------------------------------
