@@ -43,6 +43,11 @@ def _document(raw: bytes, text_field: str | None, name: str, number: int) -> str
         raise InputError(f"{name}:{number}: invalid JSON ({err.msg})") from None
     if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
         raise InputError(f"{name}:{number}: expected an object with a string field {text_field!r}")
+    try:  # JSON escapes can spell a lone surrogate ("\ud800"), which no output can encode
+        record[text_field].encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(f"{name}:{number}: field {text_field!r} holds a lone surrogate "
+                         f"({record[text_field][err.start]!r} at character {err.start}), not text") from None
     return record[text_field]
 
 

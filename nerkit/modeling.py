@@ -119,7 +119,7 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     """nerkit.json of a saved run, or what can be read from a plain transformers model directory."""
     path = Path(directory, METADATA)
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _checked_metadata(path)
     from transformers import AutoConfig
 
     try:
@@ -132,6 +132,17 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
         raise ModelError(f"{directory}: no label maps (no {METADATA}, and config.json has only generic "
                          f"labels {labels[:3]}...); is this a fine-tuned NER model?")
     return {"labels": labels, "kind": "full"}
+
+
+def _checked_metadata(path: Path) -> dict[str, Any]:
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{path}: not valid JSON ({err}); was the run cut off?") from None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if not (isinstance(labels, list) and labels and all(isinstance(label, str) for label in labels)):
+        raise ModelError(f"{path}: no label list (expected \"labels\": [\"O\", \"B-PER\", ...])")
+    return metadata
 
 
 def load_trained(directory: str | Path):

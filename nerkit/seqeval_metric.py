@@ -20,9 +20,9 @@ from typing import Any, Sequence
 import datasets
 import evaluate
 
+from .metrics import MODES
 from .schemes import SchemeError, split_tag, to_iob2
 
-MODES = ("default", "strict")
 SCHEMES = ("IOB2", "IOB1")
 
 _DESCRIPTION = """nerkit's entity-level scores: seqeval (conlleval-compatible by default, or strict IOB2),
