@@ -1,6 +1,7 @@
 """User mistakes on the command line: exit status 2 and one line naming the mistake, never a traceback; checks
 that can fail run before any model is loaded; `--debug` shows the traceback."""
 
+import importlib
 import json
 
 import pytest
@@ -25,6 +26,12 @@ def no_model_loading(monkeypatch):
         raise AssertionError("the model was loaded before the mistake was found")
 
     monkeypatch.setattr("nerkit.modeling.load_trained", load_trained)
+
+
+def no_model_building(monkeypatch):
+    # importlib: `nerkit.train` names the train function until the module nerkit.train is imported
+    monkeypatch.setattr(importlib.import_module("nerkit.train"), "build_model",
+                        lambda *args, **kwargs: pytest.fail("the model was loaded before the mistake was found"))
 
 
 @pytest.fixture
@@ -83,21 +90,22 @@ def test_cli_recipe_not_in_utf8_names_the_line(capsys, tmp_path):
     assert f"{recipe}:2: not valid UTF-8" in line
 
 
-def test_cli_training_value_of_the_wrong_type(capsys, tmp_path):
-    recipe = write_recipe(tmp_path, "model:\n  name_or_path: minilm\n")
+def test_cli_training_value_of_the_wrong_type(capsys, tiny_model, tmp_path, monkeypatch):
+    no_model_building(monkeypatch)
+    recipe = write_recipe(tmp_path, json.dumps(quick_recipe(tiny_model, tmp_path / "run")))
     line = one_line_error(capsys, ["train", recipe, "training.learning_rate=abc"], "train")
     assert line.endswith("training.learning_rate must be float, got 'abc'")
 
 
 def test_cli_training_arguments_validation_error(capsys, tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setattr("nerkit.train.build_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    no_model_building(monkeypatch)
     recipe = write_recipe(tmp_path, json.dumps(quick_recipe(tiny_model, tmp_path / "run")))
     line = one_line_error(capsys, ["train", recipe, "training.eval_strategy=sometimes"], "train")
     assert "training: sometimes is not a valid IntervalStrategy" in line
 
 
 def test_cli_early_stopping_without_validation_fails_before_the_model_loads(capsys, tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setattr("nerkit.train.build_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    no_model_building(monkeypatch)
     recipe = write_recipe(tmp_path, json.dumps(quick_recipe(tiny_model, tmp_path / "run")))
     line = one_line_error(capsys, ["train", recipe, "data.validation=null", "eval.early_stopping_patience=2"], "train")
     assert line.endswith("eval.early_stopping_patience needs a validation split (data.validation)")
