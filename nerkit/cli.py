@@ -130,8 +130,9 @@ def check_inference_options(args) -> None:
 
 
 def is_user_error(err: BaseException) -> bool:
-    """nerkit's own errors (bad recipes, data, models, arguments) and files that cannot be read or written."""
-    return type(err).__module__.startswith("nerkit.") or (isinstance(err, OSError) and err.filename is not None)
+    """nerkit's own errors (bad recipes, data, models, arguments) and OSErrors: files that cannot be read or
+    written, model folders transformers cannot load (no weights, no config)."""
+    return type(err).__module__.startswith("nerkit.") or isinstance(err, OSError)
 
 
 def configure_logging() -> None:
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if args.debug or not is_user_error(err):
             raise
-        print(f"nerkit {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split()) if isinstance(err, OSError) else err  # transformers' span lines
+        print(f"nerkit {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -117,6 +117,15 @@ def test_cli_model_without_labels_is_an_error(capsys, tmp_path):
     assert f"{tmp_path / 'nerkit.json'}: no label list" in line
 
 
+def test_cli_model_folder_without_weights_is_an_error(capsys, tmp_path, trained_run):
+    import shutil
+
+    for name in ("nerkit.json", "config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(trained_run / name, tmp_path / name)
+    line = one_line_error(capsys, ["predict", str(tmp_path), "Anna visited Paris."], "predict")
+    assert str(tmp_path) in line  # transformers names the folder that has no weights
+
+
 def test_cli_lone_surrogate_is_an_invalid_line(capsys, tmp_path, trained_run):
     docs = tmp_path / "docs.jsonl"
     docs.write_text('{"text": "Anna visited Paris."}\n{"text": "bad \\ud800 text"}\n{"text": "John left."}\n')

@@ -196,6 +196,13 @@ def test_metric_accumulates_batches_in_memory():
     assert_same_result(metric.compute(), nerkit.metric(mode="strict").compute(predictions=PRED, references=GOLD))
 
 
+def test_metric_can_keep_its_inputs_in_evaluate_cache_files(tmp_path):
+    metric = nerkit.metric(keep_in_memory=False, cache_dir=str(tmp_path))  # what evaluate's multi-process mode needs
+    assert_same_result(metric.compute(predictions=PRED, references=GOLD),
+                       nerkit.metric().compute(predictions=PRED, references=GOLD))
+    assert (tmp_path / "seqeval" / "default").is_dir()
+
+
 @pytest.mark.parametrize("options, inputs, message", [
     ({"mode": "lenient"}, None, "unknown mode 'lenient'"),
     ({"scheme": "BIOES"}, None, "unknown scheme 'BIOES'"),
