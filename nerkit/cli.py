@@ -124,7 +124,8 @@ def check_inference_options(args) -> None:
         return
     accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
     if accelerator is None or accelerator.type != device.type:
-        raise UsageError(f"--device {args.device}: no {device.type} device is available")
+        kind = "CUDA GPU" if device.type == "cuda" else f"{device.type} device"
+        raise UsageError(f"--device {args.device}: no {kind} is available")
     if (device.index or 0) >= torch.accelerator.device_count():
         raise UsageError(f"--device {args.device}: there are {torch.accelerator.device_count()} {device.type} devices")
 

@@ -69,7 +69,7 @@ def test_cli_missing_gpu_is_an_error_before_the_model_loads(capsys, model_dir, n
     if torch.accelerator.is_available():
         pytest.skip("an accelerator is present")
     line = one_line_error(capsys, ["predict", model_dir, "Anna.", "--device", "cuda:1"], "predict")
-    assert "no cuda device is available" in line
+    assert "no CUDA GPU is available" in line
 
 
 def write_recipe(tmp_path, text: bytes | str):
