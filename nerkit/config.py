@@ -248,7 +248,7 @@ def _check_training_keys(training: dict[str, Any], source: str) -> None:
                 f"{source}: unknown key 'training.{key}'{hint}; the training section takes the keyword "
                 "arguments of transformers.TrainingArguments"
             )
-        if _plain(hints[key]):
+        if _plain(hints[key]) and key != "resume_from_checkpoint":  # Trainer.train takes a path or true
             _coerce(value, hints[key], f"training.{key}", source)
 
 

@@ -119,6 +119,7 @@ def test_config_training_values_are_checked_against_training_arguments_types(tmp
 
 def test_config_training_values_of_the_right_type_are_kept_as_written(tmp_path):
     recipe = load_recipe(write(tmp_path, BASE), ["training.num_train_epochs=3", "training.eval_steps=0.5",
-                                                 "training.run_name=first", "training.max_steps=-1"])
+                                                 "training.run_name=first", "training.max_steps=-1",
+                                                 "training.resume_from_checkpoint=true"])
     assert recipe.training["num_train_epochs"] == 3 and isinstance(recipe.training["num_train_epochs"], int)
     assert recipe.training["eval_steps"] == 0.5 and recipe.training["max_steps"] == -1
