@@ -4,10 +4,11 @@
     recipe = nerkit.load_recipe("recipes/quickstart.yaml")
     nerkit.train(recipe)                         # -> {split: metrics}
     nerkit.load("runs/quickstart").predict(["Angela Merkel visited Paris."])
+    nerkit.metric(mode="strict").compute(predictions=..., references=...)   # an offline `evaluate` metric
 """
 
 __version__ = "0.1.0"
-__all__ = ["load", "load_recipe", "train", "evaluate"]
+__all__ = ["load", "load_recipe", "train", "evaluate", "metric"]
 
 
 def __getattr__(name):  # lazy, so that `import nerkit` and `nerkit --help` stay instant
@@ -27,4 +28,8 @@ def __getattr__(name):  # lazy, so that `import nerkit` and `nerkit --help` stay
         from .evaluate import evaluate
 
         return evaluate
+    if name == "metric":
+        from .seqeval_metric import metric
+
+        return metric
     raise AttributeError(f"module 'nerkit' has no attribute {name!r}")

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work, found before anything is loaded."""
 
 
 def train_command(args) -> int:
@@ -19,6 +24,10 @@ def train_command(args) -> int:
 def predict_command(args) -> int:
     from .predict import predict_to
 
+    check_inference_options(args)
+    if args.input and not os.path.isfile(args.input):
+        raise UsageError(f"--input {args.input}: {'a directory' if os.path.isdir(args.input) else 'no such file'}; "
+                         "expected a file with one document per line")
     return predict_to(args.model, args.texts, input=args.input, output=args.output, fmt=args.format,
                       text_field=args.text_field, skip_invalid=args.skip_invalid, dataset=args.dataset,
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
@@ -32,6 +41,7 @@ def evaluate_command(args) -> int:
     from .evaluate import evaluate, format_errors
     from .metrics import format_table
 
+    check_inference_options(args)
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
                      token_column=args.token_column, comment_prefix=args.comment_prefix,
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
@@ -64,6 +74,7 @@ def export_command(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nerkit", description="Named-entity recognition on the Hugging Face stack.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="fine-tune from a YAML recipe")
@@ -144,6 +155,34 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
 
 
+def check_inference_options(args) -> None:
+    """What would otherwise fail only after the model has loaded."""
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.device == "auto":
+        return
+    import torch
+
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {args.device!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cpu":
+        return
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    if accelerator is None or accelerator.type != device.type:
+        kind = "CUDA GPU" if device.type == "cuda" else f"{device.type} device"
+        raise UsageError(f"--device {args.device}: no {kind} is available")
+    if (device.index or 0) >= torch.accelerator.device_count():
+        raise UsageError(f"--device {args.device}: there are {torch.accelerator.device_count()} {device.type} devices")
+
+
+def is_user_error(err: BaseException) -> bool:
+    """nerkit's own errors (bad recipes, data, models, arguments) and OSErrors: files that cannot be read or
+    written, model folders transformers cannot load (no weights, no config)."""
+    return type(err).__module__.startswith("nerkit.") or isinstance(err, OSError)
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -154,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as err:
-        if not (type(err).__module__.startswith("nerkit.") or isinstance(err, FileNotFoundError)):
+        if args.debug or not is_user_error(err):
             raise
-        print(f"nerkit {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split()) if isinstance(err, OSError) else err  # transformers' span lines
+        print(f"nerkit {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -126,8 +126,28 @@ _Loader.add_implicit_resolver(
 )
 
 
-def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
+def parse_yaml(text: str, source: str | None = None) -> Any:
+    """YAML 1.2 scalars; a syntax error is a RecipeError (naming `source`, line and column when given)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context, mark = getattr(err, "context", None), getattr(err, "problem_mark", None)
+        if context and getattr(err, "context_mark", None) is not None:
+            problem = f"{context} from line {err.context_mark.line + 1}: {problem}"
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}: " if source and mark is not None else \
+            f"{source}: " if source else ""
+        raise RecipeError(f"{where}invalid YAML ({problem})") from None
+
+
+def read_recipe_text(path: str | Path) -> str:
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line, line_start = data.count(b"\n", 0, err.start) + 1, data.rfind(b"\n", 0, err.start) + 1
+        raise RecipeError(f"{path}:{line}: not valid UTF-8 ({err.reason} at byte {err.start - line_start}); "
+                          "save the recipe as UTF-8") from None
 
 
 def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
@@ -138,7 +158,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
         source = str(path)
         if not Path(path).is_file():
             raise RecipeError(f"recipe file not found: {path}")
-        raw = parse_yaml(Path(path).read_text(encoding="utf-8")) or {}
+        raw = parse_yaml(read_recipe_text(path), str(path)) or {}
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a YAML mapping of sections, got {type(raw).__name__}")
     for item in overrides:
@@ -151,6 +171,8 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     recipe = _build(Recipe, raw, prefix="", source=source)
     _check_training_keys(recipe.training, source)
+    if recipe.eval.mode not in ("default", "strict"):
+        raise RecipeError(f"{source}: eval.mode must be default or strict, got {recipe.eval.mode!r}")
     return recipe
 
 
@@ -166,7 +188,10 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         node = node[part]
         if not isinstance(node, dict):
             raise RecipeError(f"override {item!r}: {part!r} is not a section")
-    node[leaf] = parse_yaml(value) if value != "" else None
+    try:
+        node[leaf] = parse_yaml(value) if value != "" else None
+    except RecipeError as err:
+        raise RecipeError(f"override {item!r}: {err}") from None
 
 
 def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
@@ -222,10 +247,13 @@ NERKIT_TRAINING_KEYS = {"overwrite_output_dir"}  # read by nerkit itself, not pa
 
 
 def _check_training_keys(training: dict[str, Any], source: str) -> None:
+    """Keys are TrainingArguments' fields; values of its bool/int/float/str fields have that type (it does not
+    check them itself: `learning_rate="abc"` would fail only once training starts)."""
     from transformers import TrainingArguments
 
     valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} | NERKIT_TRAINING_KEYS
-    for key in training:
+    hints = typing.get_type_hints(TrainingArguments)
+    for key, value in training.items():
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=3)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
@@ -233,6 +261,14 @@ def _check_training_keys(training: dict[str, Any], source: str) -> None:
                 f"{source}: unknown key 'training.{key}'{hint}; the training section takes the keyword "
                 "arguments of transformers.TrainingArguments"
             )
+        if _plain(hints[key]) and key != "resume_from_checkpoint":  # Trainer.train takes a path or true
+            _coerce(value, hints[key], f"training.{key}", source)
+
+
+def _plain(hint: Any) -> bool:
+    """bool, int, float or str, optionally `| None`."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return len(args) == 1 and args[0] in (bool, int, float, str)
 
 
 def describe(cls: type = Recipe, prefix: str = "") -> list[tuple[str, str]]:

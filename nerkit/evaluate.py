@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,16 @@ logger = logging.getLogger(__name__)
 ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 
+class OutputError(ValueError):
+    """A report path that cannot be used."""
+
+
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
              data_config: DataConfig | None = None, examples: int = 3, **tagger_kwargs) -> dict[str, Any]:
     """Word-level predictions on `data` scored exactly as training scores its eval splits."""
+    if output and Path(output).suffix.lower() == ".png":
+        raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
+                        f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     cfg = data_config or DataConfig()
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
@@ -46,8 +55,9 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        plot_confusion(confusion, Path(output).with_suffix(".png"))
+        write_atomically(Path(output), lambda path: path.write_text(json.dumps(report, indent=2) + "\n",
+                                                                    encoding="utf-8"))
+        write_atomically(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     return report
 
 
@@ -76,6 +86,24 @@ def format_char_spans(scores: dict[str, Any]) -> str:
     return (f"character spans (raw text, as predict): precision {scores['precision']:.4f} recall "
             f"{scores['recall']:.4f} f1 {scores['f1']:.4f} ({scores['correct']} of {scores['gold']} gold, "
             f"{scores['predicted']} predicted)")
+def write_atomically(path: Path, write) -> Path:
+    """`write(temporary path)` beside `path`, then rename: `path` is the old file or the whole new one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; a report is as readable as any other
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def error_breakdown(sentences, pred, examples: int = 3) -> tuple[dict[str, Any], Counter]:

@@ -1,6 +1,8 @@
-"""Entity-level scores with seqeval (conlleval-compatible by default), per type, and as a table.
+"""Entity-level scores in nerkit's report shape (metrics.json, `nerkit evaluate`), per type, and as a table.
 
-Pure functions over word-level IOB2 tag sequences: one gold and one predicted tag per word.
+`score` takes word-level tag sequences (one gold and one predicted tag per word) and scores them with
+nerkit's `evaluate` metric (nerkit/seqeval_metric.py), the same scorer users get from `nerkit.metric()`: a score from
+training, from `nerkit evaluate` and from a user's `evaluate` code is the same number by construction.
 """
 
 from __future__ import annotations
@@ -12,36 +14,31 @@ from typing import Any, Sequence
 MODES = ("default", "strict")
 
 
-def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict[str, Any]:
+def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default",
+          scheme: str = "IOB2") -> dict[str, Any]:
     """Micro precision/recall/F1 over entities, token accuracy, macro F1 and a per-type breakdown.
     `default` counts entities as conlleval does (a stray I- opens one); `strict` uses IOB2 strictly."""
-    from seqeval.metrics import accuracy_score, classification_report
-    from seqeval.scheme import IOB2
+    from .seqeval_metric import metric
 
-    if mode not in MODES:
-        raise ValueError(f"unknown eval.mode {mode!r}; expected one of {', '.join(MODES)}")
-    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
-        raise ValueError("gold and predicted tags must have one tag per word")
-    gold, pred = [list(g) for g in gold], [list(p) for p in pred]
-    strict = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
-    report = classification_report(gold, pred, output_dict=True, zero_division=0, **strict)
-    micro, macro = report.pop("micro avg"), report.pop("macro avg")
-    report.pop("weighted avg", None)
-    per_type = {kind: _rounded(values) for kind, values in sorted(report.items())}
+    return report(metric(mode=mode, scheme=scheme).compute(predictions=pred, references=gold))
+
+
+def report(result: dict[str, Any]) -> dict[str, Any]:
+    """The evaluate metric's result (Hub seqeval keys) -> nerkit's report: plain floats and ints, macro F1
+    (the mean of the per-type F1, as seqeval's macro average) and the number of gold entities."""
+    per_type = {kind: {"precision": float(values["precision"]), "recall": float(values["recall"]),
+                       "f1": float(values["f1"]), "support": int(values["number"])}
+                for kind, values in sorted(result.items()) if isinstance(values, dict)}
+    f1s = [values["f1"] for values in per_type.values()]
     return {
-        "precision": float(micro["precision"]),
-        "recall": float(micro["recall"]),
-        "f1": float(micro["f1-score"]),
-        "accuracy": float(accuracy_score(gold, pred)) if any(gold) else 0.0,
-        "macro_f1": float(macro["f1-score"]),
-        "entities": int(micro["support"]),
+        "precision": float(result["overall_precision"]),
+        "recall": float(result["overall_recall"]),
+        "f1": float(result["overall_f1"]),
+        "accuracy": float(result["overall_accuracy"]),
+        "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0,
+        "entities": sum(values["support"] for values in per_type.values()),
         "per_type": per_type,
     }
-
-
-def _rounded(values: dict[str, Any]) -> dict[str, Any]:
-    return {"precision": float(values["precision"]), "recall": float(values["recall"]),
-            "f1": float(values["f1-score"]), "support": int(values["support"])}
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:

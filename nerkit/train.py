@@ -56,7 +56,17 @@ def training_arguments(recipe: Recipe):
         kwargs["load_best_model_at_end"] = False
     if kwargs.get("bf16") and not _has_cuda():
         kwargs.setdefault("use_cpu", True)  # transformers only takes bf16 on CPU when told it is on CPU
-    return TrainingArguments(**kwargs)
+    try:
+        args = TrainingArguments(**kwargs)
+    except ValueError as err:  # TrainingArguments' own checks: unknown strategy names, incompatible options
+        raise RecipeError(f"training: {' '.join(str(err).split())}") from None
+    if recipe.eval.early_stopping_patience:  # EarlyStoppingCallback would assert this once the model is loaded
+        needs = ("a validation split (data.validation)" if "validation" not in _splits_present(recipe) else
+                 "evaluation during training (training.eval_strategy is no)" if args.eval_strategy == "no" else
+                 "training.load_best_model_at_end: true" if not args.load_best_model_at_end else None)
+        if needs:
+            raise RecipeError(f"eval.early_stopping_patience needs {needs}")
+    return args
 
 
 def _has_cuda() -> bool:

@@ -85,3 +85,41 @@ def test_yaml_no_and_on_are_strings_as_in_yaml_12(tmp_path):
 
 def test_yaml_floats_keep_ints_and_strings():
     assert parse_yaml("a: 3\nb: 1e-4\nc: e5\nd: 1.5") == {"a": 3, "b": 1e-4, "c": "e5", "d": 1.5}
+
+
+def test_config_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    path = write(tmp_path, BASE + "data:\n  train: [a.conll\n  test: b\n")
+    with pytest.raises(RecipeError, match=rf"^{path}:9:7: invalid YAML \(while parsing a flow sequence from line 8"):
+        load_recipe(path)
+
+
+def test_config_override_yaml_error_names_the_override(tmp_path):
+    with pytest.raises(RecipeError, match=r"^override 'eval.splits=\[test': invalid YAML"):
+        load_recipe(write(tmp_path, BASE), ["eval.splits=[test"])
+
+
+def test_config_recipe_not_in_utf8_names_the_line(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(BASE.encode() + "# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(RecipeError, match=rf"^{path}:7: not valid UTF-8 \(invalid continuation byte at byte 5\)"):
+        load_recipe(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.learning_rate=abc", "training.learning_rate must be float, got 'abc'"),
+    ("training.num_train_epochs=two", "training.num_train_epochs must be float, got 'two'"),
+    ("training.per_device_train_batch_size=8.5", "training.per_device_train_batch_size must be int, got 8.5"),
+    ("training.bf16=yes", "training.bf16 must be bool, got 'yes'"),
+    ("eval.mode=lenient", "eval.mode must be default or strict, got 'lenient'"),
+])
+def test_config_training_values_are_checked_against_training_arguments_types(tmp_path, override, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write(tmp_path, BASE), [override])
+
+
+def test_config_training_values_of_the_right_type_are_kept_as_written(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE), ["training.num_train_epochs=3", "training.eval_steps=0.5",
+                                                 "training.run_name=first", "training.max_steps=-1",
+                                                 "training.resume_from_checkpoint=true"])
+    assert recipe.training["num_train_epochs"] == 3 and isinstance(recipe.training["num_train_epochs"], int)
+    assert recipe.training["eval_steps"] == 0.5 and recipe.training["max_steps"] == -1

@@ -46,3 +46,31 @@ def test_error_breakdown_classifies_each_kind():
     assert confusion == Counter({("PER", "PER"): 1, ("LOC", "ORG"): 1, ("ORG", "ORG"): 1, ("MISC", "O"): 1,
                                  ("O", "LOC"): 1})
     assert errors["type"]["examples"][0]["gold"] == {"type": "LOC", "words": [3, 4]}
+
+
+def test_evaluate_report_is_replaced_whole_or_not_at_all(tmp_path):
+    from nerkit.evaluate import write_atomically
+
+    target = tmp_path / "report.json"
+    target.write_text("the old report")
+
+    def cut_off(path):
+        path.write_text("half a new rep")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, cut_off)
+    assert target.read_text() == "the old report" and list(tmp_path.iterdir()) == [target]
+
+
+def test_evaluate_writes_report_and_png_through_temporary_files(trained_run, tmp_path):
+    import os
+
+    out = tmp_path / "report.json"
+    out.write_text("an older report")
+    report = evaluate(str(trained_run), str(SAMPLE / "test.conll"), output=str(out))
+    assert json.loads(out.read_text())["f1"] == report["f1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.png"]  # no temporary left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as readable as a file written directly
