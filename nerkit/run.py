@@ -38,6 +38,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "tokenizer.model")
 WEIGHT_FILES = {"full": ("config.json", "model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json"),
                 "adapter": ("adapter_config.json", "adapter_model.safetensors")}
+ONNX_FILES = ("model.onnx", "config.json")
 RUN_FILES = (METADATA, RECIPE, "metrics.json", "train_results.json", "README.md")
 RUN_MARKS = (METADATA, INCOMPLETE, RECIPE)  # any of these: the folder is (or was) a nerkit run
 SECRET = re.compile(r"(^|_)(token|password|passwd|secret|api_key|apikey)(_|$)", re.IGNORECASE)
@@ -207,11 +208,14 @@ def _matches(name: str, patterns) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def allowed_files(kind: str) -> list[str]:
-    """File-name patterns of what a user needs to use a model of this kind: what is pushed and downloaded."""
+def allowed_files(metadata: dict[str, Any]) -> list[str]:
+    """File-name patterns of what a user needs to use a model (its nerkit.json given): what is pushed and
+    downloaded. An ONNX export (`nerkit export`) is a full model whose weights are `model.onnx`."""
+    kind = metadata.get("kind", "full")
     if kind not in WEIGHT_FILES:
         raise ModelError(f"unknown model kind {kind!r} in {METADATA}; expected full or adapter")
-    return [*WEIGHT_FILES[kind], *TOKENIZER_FILES, *RUN_FILES]
+    weights = ONNX_FILES if metadata.get("engine") == "onnx" else WEIGHT_FILES[kind]
+    return [*weights, *TOKENIZER_FILES, *RUN_FILES]
 
 
 def files_to_push(folder: str | Path) -> list[str]:
@@ -219,7 +223,7 @@ def files_to_push(folder: str | Path) -> list[str]:
     folder = Path(folder)
     check_complete(folder)
     metadata = read_json(folder / METADATA, folder)
-    patterns = allowed_files(metadata.get("kind", "full"))
+    patterns = allowed_files(metadata)
     return sorted(p.name for p in folder.iterdir() if p.is_file() and _matches(p.name, patterns))
 
 
@@ -315,7 +319,7 @@ def _from_hub(name: str, revision: str | None, token: str | None) -> Source:
     if folder is None:
         try:
             folder = snapshot_download(name, revision=revision, token=token,
-                                       allow_patterns=allowed_files(metadata.get("kind", "full")))
+                                       allow_patterns=allowed_files(metadata))
         except OSError as err:
             raise ModelError(f"{where}: the model's files cannot be fetched ({str(err).splitlines()[0]})") from None
     check_complete(folder, name)

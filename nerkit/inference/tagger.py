@@ -40,19 +40,22 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int = 64, precision: str = "auto",
-             **kwargs) -> "Tagger":
-        if Path(path, ONNX_FILE).is_file():  # an ONNX folder (nerkit export): no torch, no transformers
-            from ..modeling import read_metadata
+             revision: str | None = None, token: str | None = None) -> "Tagger":
+        """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch."""
+        from ..run import resolve
+
+        source = resolve(path, revision, token)
+        if source.local and Path(source.path, ONNX_FILE).is_file() and source.metadata is not None:
             from .engines import OnnxEngine
             from .tokenizer import WordTokenizer
 
-            metadata = read_metadata(path)
-            engine = OnnxEngine(Path(path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
-            return cls(engine, WordTokenizer.from_folder(path), metadata, batch_size)
-        from ..modeling import load_trained
+            metadata = source.metadata
+            engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
+            return cls(engine, WordTokenizer.from_folder(source.path), metadata, batch_size)
+        from ..modeling import load_source
         from .engines import TorchEngine
 
-        model, tokenizer, metadata = load_trained(path, **kwargs)
+        model, tokenizer, metadata = load_source(source)
         return cls(TorchEngine(model, device, precision), tokenizer, metadata, batch_size)
 
     @property
