@@ -38,6 +38,14 @@ def evaluate_command(args) -> int:
     return 0
 
 
+def serve_command(args) -> int:
+    from .serve import serve
+
+    return serve(args.model, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
+                 max_body_bytes=args.max_body_bytes, batch_size=args.batch_size, max_wait_ms=args.max_wait_ms,
+                 device=args.device, precision=args.precision)
+
+
 def push_command(args) -> int:
     from .hub import push
 
@@ -60,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="one document per line, or JSON Lines with --text-field")
     predict.add_argument("--text-field", help="JSON Lines input: the field holding the text")
     predict.add_argument("--output", help="write here instead of stdout")
-    predict.add_argument("--format", choices=["jsonl", "conll", "pretty"], help="default: pretty on a terminal, else jsonl")
+    predict.add_argument("--format", choices=["jsonl", "conll", "html", "pretty"], help="default: pretty on a terminal, else jsonl")
     predict.add_argument("--skip-invalid", action="store_true", help="skip (with a warning) lines that are not valid UTF-8/JSON")
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -89,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--revision", help="branch to push to")
     push.add_argument("--merged", action="store_true", help="push the merged model of a LoRA run")
     push.set_defaults(func=push_command)
+
+    serve = commands.add_parser("serve", help="an HTTP API with dynamic batching and a page that highlights entities")
+    serve.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--max-texts", type=int, default=32, help="texts per request")
+    serve.add_argument("--max-chars", type=int, default=10_000, help="characters per text")
+    serve.add_argument("--max-body-bytes", type=int, help="request body size (default: room for the two limits above)")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
+    _inference_options(serve)
+    serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    serve.set_defaults(func=serve_command)
     return parser
 
 

@@ -20,6 +20,7 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
                **tagger_options) -> int:
     """Tag `texts` (or the documents of `input`, or stdin) and write them to `output` (or stdout)."""
     from .documents import default_format, read_documents, show, write_conll, write_jsonl
+    from .formats.html import write_html
 
     if texts:
         documents = texts
@@ -33,7 +34,7 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:
         fmt = fmt or default_format(out)
-        {"jsonl": write_jsonl, "conll": write_conll}.get(fmt, lambda r, o: show(r))(results, out)
+        {"jsonl": write_jsonl, "conll": write_conll, "html": write_html}.get(fmt, lambda r, o: show(r))(results, out)
     finally:
         if out is not sys.stdout:
             out.close()

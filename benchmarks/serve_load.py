@@ -1,0 +1,174 @@
+"""Load test of `nerkit serve` on loopback against in-process `Tagger.predict` on the same sentences.
+
+    python benchmarks/serve_load.py /work/models/minilm-400 --sentences 1500 --clients 1 8 32
+
+Sentences are the CoNLL-2003 test sentences, words joined by spaces, one sentence per request (the
+hardest case for batching). The reference is `Tagger.predict` on all of them at once in this process,
+as `nerkit predict --input file` runs them (start-up excluded). Then `nerkit serve` is started in its
+own process and, for each client count, that many asyncio clients (httpx, one keep-alive connection
+each) send the sentences until all are tagged or `--time-limit` seconds have passed. The clients run
+on the same machine and take CPU from the server: on a 2-core machine that is a real share.
+Both sides use `--threads` torch threads. Prints a Markdown table and writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "conll2003" / "test.txt"
+
+
+def read_sentences(path: Path, limit: int) -> list[str]:
+    sentences, words = [], []
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if words:
+                sentences.append(" ".join(words))
+                words = []
+        else:
+            words.append(line.split()[0])
+    return sentences[:limit]
+
+
+def reference(model: str, sentences: list[str], args) -> dict:
+    import torch
+    import nerkit
+
+    torch.set_num_threads(args.threads)
+    tagger = nerkit.load(model, batch_size=args.batch_size, precision=args.precision)
+    tagger.predict(sentences[:64])  # warm-up
+    start = time.perf_counter()
+    results = tagger.predict(sentences)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "sentences_per_s": len(sentences) / seconds,
+            "entities": sum(len(r["entities"]) for r in results), "results": results}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: str, port: int, args) -> subprocess.Popen:
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(args.threads)}
+    command = [sys.executable, "-m", "nerkit.cli", "serve", model, "--port", str(port), "--batch-size",
+               str(args.batch_size), "--max-wait-ms", str(args.max_wait_ms), "--precision", args.precision]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.5)
+        if server.poll() is not None:
+            raise SystemExit(f"nerkit serve exited with {server.returncode}")
+    server.kill()
+    raise SystemExit("nerkit serve did not start within 300 s")
+
+
+async def load(url: str, sentences: list[str], clients: int, time_limit: float) -> dict:
+    import httpx
+
+    queue = iter(enumerate(sentences))
+    latencies, answers = [], {}
+    deadline = time.monotonic() + time_limit
+
+    async def client(http: httpx.AsyncClient):
+        for i, sentence in queue:
+            if time.monotonic() > deadline:
+                return
+            sent = time.perf_counter()
+            response = await http.post(url, json={"texts": [sentence]})
+            latencies.append(time.perf_counter() - sent)
+            response.raise_for_status()
+            answers[i] = response.json()[0]
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        seconds = time.perf_counter() - start
+    latencies.sort()
+    return {"clients": clients, "requests": len(latencies), "seconds": seconds,
+            "requests_per_s": len(latencies) / seconds, "sentences_per_s": len(latencies) / seconds,
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], "answers": answers}
+
+
+def _spans(result: dict) -> list[tuple]:
+    return [(e["label"], e["start"], e["end"]) for e in result["entities"]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sentences", type=int, default=1500, help="the first N test sentences")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--time-limit", type=float, default=60, help="seconds per client count")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, reference and server alike")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+
+    sentences = read_sentences(args.data, args.sentences)
+    figures = {"load_before": os.getloadavg(), "sentences": len(sentences), "settings": vars(args) | {
+        "data": str(args.data), "output": str(args.output)}}
+    ref = reference(args.model, sentences, args)
+    expected = ref.pop("results")
+    figures["reference"] = ref
+    print(f"reference: Tagger.predict on {len(sentences)} sentences: {ref['sentences_per_s']:.1f} sentences/s "
+          f"(load {os.getloadavg()[0]:.2f})", flush=True)
+
+    port = free_port()
+    server = start_server(args.model, port, args)
+    try:
+        asyncio.run(load(f"http://127.0.0.1:{port}/predict", sentences[:64], 8, 60))  # warm-up
+        figures["runs"] = []
+        for clients in args.clients:
+            run = asyncio.run(load(f"http://127.0.0.1:{port}/predict", sentences, clients, args.time_limit))
+            answers = run.pop("answers")
+            run["identical_to_reference"] = sum(answers[i] == expected[i] for i in answers) / len(answers)
+            run["same_entities_as_reference"] = sum(_spans(answers[i]) == _spans(expected[i]) for i in answers) / len(answers)
+            run["share_of_reference"] = run["sentences_per_s"] / ref["sentences_per_s"]
+            run["load"] = os.getloadavg()
+            figures["runs"].append(run)
+            print(f"{clients} clients: {run['requests']} requests in {run['seconds']:.1f} s, "
+                  f"{run['requests_per_s']:.1f} requests/s, p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:.0f} ms, "
+                  f"{100 * run['share_of_reference']:.0f}% of the reference, same entities for "
+                  f"{100 * run['same_entities_as_reference']:.1f}% (load {run['load'][0]:.2f})", flush=True)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+    figures["load_after"] = os.getloadavg()
+
+    print("\n| clients | requests | requests/s = sentences/s | p50 latency | p99 latency | of Tagger.predict |")
+    print("|---|---|---|---|---|---|")
+    for run in figures["runs"]:
+        print(f"| {run['clients']} | {run['requests']} | {run['requests_per_s']:.1f} | {run['p50_ms']:.0f} ms | "
+              f"{run['p99_ms']:.0f} ms | {100 * run['share_of_reference']:.0f}% |")
+    print(f"| Tagger.predict, one list | {len(sentences)} | {ref['sentences_per_s']:.1f} | | | 100% |")
+    if args.output:
+        args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""File formats that nerkit reads and writes, one module each."""
