@@ -46,13 +46,19 @@ def reference(model: str, sentences: list[str], args) -> dict:
     import nerkit
 
     torch.set_num_threads(args.threads)
-    tagger = nerkit.load(model, batch_size=args.batch_size, precision=args.precision)
+    tagger = nerkit.load(model, batch_size=args.reference_batch_size, precision=args.precision)
     tagger.predict(sentences[:64])  # warm-up
     start = time.perf_counter()
     results = tagger.predict(sentences)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "sentences_per_s": len(sentences) / seconds,
             "entities": sum(len(r["entities"]) for r in results), "results": results}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -66,7 +72,8 @@ def start_server(model: str, port: int, args) -> subprocess.Popen:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(args.threads)}
     command = [sys.executable, "-m", "nerkit.cli", "serve", model, "--port", str(port), "--batch-size",
-               str(args.batch_size), "--max-wait-ms", str(args.max_wait_ms), "--precision", args.precision]
+               str(args.batch_size), "--batch-texts", str(args.batch_texts), "--max-wait-ms", str(args.max_wait_ms),
+               "--precision", args.precision]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -122,7 +129,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--time-limit", type=float, default=60, help="seconds per client count")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, reference and server alike")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--reference-batch-size", type=int, default=64, help="as `nerkit predict` (its default)")
+    parser.add_argument("--batch-size", type=int, default=8, help="server: sentences per forward pass")
+    parser.add_argument("--batch-texts", type=int, default=64, help="server: texts gathered per model call")
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--output", type=Path, help="write the figures as JSON")
@@ -143,7 +152,10 @@ def main() -> int:
         asyncio.run(load(f"http://127.0.0.1:{port}/predict", sentences[:64], 8, 60))  # warm-up
         figures["runs"] = []
         for clients in args.clients:
+            client_cpu, server_cpu = time.process_time(), cpu_seconds(server.pid)
             run = asyncio.run(load(f"http://127.0.0.1:{port}/predict", sentences, clients, args.time_limit))
+            run["client_cpu_s"] = time.process_time() - client_cpu
+            run["server_cpu_s"] = cpu_seconds(server.pid) - server_cpu
             answers = run.pop("answers")
             run["identical_to_reference"] = sum(answers[i] == expected[i] for i in answers) / len(answers)
             run["same_entities_as_reference"] = sum(_spans(answers[i]) == _spans(expected[i]) for i in answers) / len(answers)
@@ -153,18 +165,22 @@ def main() -> int:
             print(f"{clients} clients: {run['requests']} requests in {run['seconds']:.1f} s, "
                   f"{run['requests_per_s']:.1f} requests/s, p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:.0f} ms, "
                   f"{100 * run['share_of_reference']:.0f}% of the reference, same entities for "
-                  f"{100 * run['same_entities_as_reference']:.1f}% (load {run['load'][0]:.2f})", flush=True)
+                  f"{100 * run['same_entities_as_reference']:.1f}%; CPU s client {run['client_cpu_s']:.1f}, server "
+                  f"{run['server_cpu_s']:.1f} (load {run['load'][0]:.2f})", flush=True)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
     figures["load_after"] = os.getloadavg()
 
-    print("\n| clients | requests | requests/s = sentences/s | p50 latency | p99 latency | of Tagger.predict |")
-    print("|---|---|---|---|---|---|")
+    print("\n| clients | requests | requests/s = sentences/s | p50 latency | p99 latency | of Tagger.predict "
+          "| CPU s: client / server / wall |")
+    print("|---|---|---|---|---|---|---|")
     for run in figures["runs"]:
         print(f"| {run['clients']} | {run['requests']} | {run['requests_per_s']:.1f} | {run['p50_ms']:.0f} ms | "
-              f"{run['p99_ms']:.0f} ms | {100 * run['share_of_reference']:.0f}% |")
-    print(f"| Tagger.predict, one list | {len(sentences)} | {ref['sentences_per_s']:.1f} | | | 100% |")
+              f"{run['p99_ms']:.0f} ms | {100 * run['share_of_reference']:.0f}% | {run['client_cpu_s']:.1f} / "
+              f"{run['server_cpu_s']:.1f} / {run['seconds']:.1f} |")
+    print(f"| Tagger.predict, one list | {len(sentences)} | {ref['sentences_per_s']:.1f} | | | 100% | |")
+    print(f"load average before {figures['load_before'][0]:.2f}, after {figures['load_after'][0]:.2f}")
     if args.output:
         args.output.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

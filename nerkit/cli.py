@@ -42,8 +42,8 @@ def serve_command(args) -> int:
     from .serve import serve
 
     return serve(args.model, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
-                 max_body_bytes=args.max_body_bytes, batch_size=args.batch_size, max_wait_ms=args.max_wait_ms,
-                 device=args.device, precision=args.precision)
+                 max_body_bytes=args.max_body_bytes, batch_texts=args.batch_texts, max_wait_ms=args.max_wait_ms,
+                 batch_size=args.batch_size, device=args.device, precision=args.precision)
 
 
 def push_command(args) -> int:
@@ -105,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-texts", type=int, default=32, help="texts per request")
     serve.add_argument("--max-chars", type=int, default=10_000, help="characters per text")
     serve.add_argument("--max-body-bytes", type=int, help="request body size (default: room for the two limits above)")
-    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
-    _inference_options(serve)
+    serve.add_argument("--batch-texts", type=int, default=64, help="texts of concurrent requests tagged in one call")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a call waits for more requests")
+    serve.add_argument("--batch-size", type=int, default=8,
+                       help="sentences per forward pass (small length-sorted passes pad least on a CPU)")
+    serve.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     serve.set_defaults(func=serve_command)
     return parser

@@ -90,7 +90,7 @@ def tagger(trained_run):
 @pytest.fixture(scope="module")
 def served(tagger, trained_run):
     limits = Limits(max_texts=4, max_chars=100, max_body_bytes=2000)
-    with Server(create_app(tagger, str(trained_run), limits, batch_size=16, max_wait_ms=20)) as server:
+    with Server(create_app(tagger, str(trained_run), limits, batch_texts=16, max_wait_ms=20)) as server:
         yield server
 
 
@@ -225,7 +225,7 @@ def test_batcher_gathers_concurrent_requests_into_one_model_call():
     fake = FakeTagger()
 
     async def scenario():
-        batcher = Batcher(fake.predict, batch_size=64, max_wait_ms=50)
+        batcher = Batcher(fake.predict, max_texts=64, max_wait_ms=50)
         await batcher.start()
         results = await asyncio.gather(*(batcher.submit([f"Text {i}", "x"]) for i in range(10)))
         await batcher.stop()
@@ -237,11 +237,11 @@ def test_batcher_gathers_concurrent_requests_into_one_model_call():
     assert [r[0]["entities"][0]["text"] for r in results] == ["Text"] * 10
 
 
-def test_batcher_takes_whole_requests_up_to_the_batch_size():
+def test_batcher_takes_whole_requests_up_to_max_texts():
     fake = FakeTagger()
 
     async def scenario():
-        batcher = Batcher(fake.predict, batch_size=5, max_wait_ms=50)
+        batcher = Batcher(fake.predict, max_texts=5, max_wait_ms=50)
         await batcher.start()
         results = await asyncio.gather(*(batcher.submit([str(i)] * size) for i, size in enumerate([2, 2, 2, 7, 1])))
         await batcher.stop()
@@ -256,7 +256,7 @@ def test_batcher_failure_fails_only_the_failing_request():
     fake = FakeTagger()
 
     async def scenario():
-        batcher = Batcher(fake.predict, batch_size=64, max_wait_ms=50)
+        batcher = Batcher(fake.predict, max_texts=64, max_wait_ms=50)
         await batcher.start()
         results = await asyncio.gather(batcher.submit(["Anna"]), batcher.submit(["boom"]), batcher.submit(["Paris"]),
                                        return_exceptions=True)
@@ -275,7 +275,7 @@ def test_batcher_stop_finishes_what_was_queued():
     fake = FakeTagger()
 
     async def scenario():
-        batcher = Batcher(fake.predict, batch_size=1, max_wait_ms=0)
+        batcher = Batcher(fake.predict, max_texts=1, max_wait_ms=0)
         await batcher.start()
         pending = [asyncio.ensure_future(batcher.submit([f"T{i}"])) for i in range(3)]
         await asyncio.sleep(0)

@@ -20,8 +20,8 @@ class ServeError(RuntimeError):
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = 32, max_chars: int = 10_000,
-          max_body_bytes: int | None = None, batch_size: int = 64, max_wait_ms: float = 5.0,
-          device: str = "auto", precision: str = "auto") -> int:
+          max_body_bytes: int | None = None, batch_texts: int = 64, max_wait_ms: float = 5.0,
+          batch_size: int = 8, device: str = "auto", precision: str = "auto") -> int:
     """Load the model, then serve it until interrupted (SIGINT/SIGTERM finish the requests in flight)."""
     try:
         import uvicorn
@@ -30,14 +30,14 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int 
     except ImportError as err:
         raise ServeError(f"nerkit serve needs FastAPI and uvicorn ({err.name} is missing): "
                          "pip install 'nerkit[serve]'") from None
-    if min(max_texts, max_chars, batch_size) < 1 or max_wait_ms < 0 or (max_body_bytes is not None and max_body_bytes < 1):
-        raise ServeError("--max-texts, --max-chars, --max-body-bytes and --batch-size must be positive, "
-                         "--max-wait-ms at least 0")
+    if min(max_texts, max_chars, batch_texts, batch_size, max_body_bytes or 1) < 1 or max_wait_ms < 0:
+        raise ServeError("--max-texts, --max-chars, --max-body-bytes, --batch-texts and --batch-size must be "
+                         "positive, --max-wait-ms at least 0")
     from ..inference.tagger import load
 
     listener = bind(host, port)  # before loading the model: a port in use fails at once
     tagger = load(model, device=device, batch_size=batch_size, precision=precision)
-    app = create_app(tagger, model, Limits(max_texts, max_chars, max_body_bytes), batch_size, max_wait_ms)
+    app = create_app(tagger, model, Limits(max_texts, max_chars, max_body_bytes), batch_texts, max_wait_ms)
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the API has no authentication; put a reverse proxy with TLS and auth "
                        "in front of it (docs/serve.md)", host)

@@ -44,12 +44,13 @@ class Limits:
         return self.max_body_bytes or 6 * self.max_texts * self.max_chars + 4096
 
 
-def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_size: int = 64,
+def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_texts: int = 64,
                max_wait_ms: float = 5.0) -> FastAPI:
     """The app; `tagger` needs `predict(texts)`, `labels`, `metadata` and `device` (a nerkit Tagger)."""
-    batcher = Batcher(tagger.predict, batch_size, max_wait_ms)
+    batcher = Batcher(tagger.predict, batch_texts, max_wait_ms)
     info = {**describe(tagger, model), "limits": {**asdict(limits), "max_body_bytes": limits.body_bytes},
-            "batching": {"batch_size": batch_size, "max_wait_ms": max_wait_ms}}
+            "batching": {"batch_texts": batch_texts, "max_wait_ms": max_wait_ms,
+                         "batch_size": getattr(tagger, "batch_size", None)}}
     page = render_page(info)
 
     @asynccontextmanager

@@ -1,16 +1,16 @@
 """Dynamic batching: texts from concurrent requests are tagged together in one model call.
 
-    batcher = Batcher(tagger.predict, batch_size=64, max_wait_ms=5)
+    batcher = Batcher(tagger.predict, max_texts=64, max_wait_ms=5)
     await batcher.start()
     results = await batcher.submit(["George Washington went to Washington."])   # from any request handler
     await batcher.stop()                                                        # finishes what was queued
 
 A request puts its texts in the queue and awaits a future. One loop on the event loop takes the first
-waiting request, waits up to `max_wait_ms` for more to arrive (or until `batch_size` texts are queued),
+waiting request, waits up to `max_wait_ms` for more to arrive (or until `max_texts` texts are queued),
 and runs the model on all of them in one worker thread, off the event loop; while it runs, the next
-requests queue up. The Tagger sorts the batch's sentences by length and pads each model batch only to
-its longest. Requests are taken whole and in arrival order, so a request larger than `batch_size` is a
-batch of its own. When a batch fails, each of its requests is retried alone, so only the request that
+requests queue up. The Tagger sorts the sentences of the call by length and cuts them into forward
+passes of its own batch size, so each pass pads only to its longest sentence. Requests are taken whole
+and in arrival order, so a request of more than `max_texts` texts is a call of its own. When a batch fails, each of its requests is retried alone, so only the request that
 fails gets the error.
 """
 
@@ -35,10 +35,10 @@ class _Request:
 
 
 class Batcher:
-    def __init__(self, predict: Predict, batch_size: int = 64, max_wait_ms: float = 5.0):
-        if batch_size < 1 or max_wait_ms < 0:
-            raise ValueError(f"batch_size must be >= 1 and max_wait_ms >= 0, got {batch_size}, {max_wait_ms}")
-        self.predict, self.batch_size, self.max_wait = predict, batch_size, max_wait_ms / 1000
+    def __init__(self, predict: Predict, max_texts: int = 64, max_wait_ms: float = 5.0):
+        if max_texts < 1 or max_wait_ms < 0:
+            raise ValueError(f"max_texts must be >= 1 and max_wait_ms >= 0, got {max_texts}, {max_wait_ms}")
+        self.predict, self.max_texts, self.max_wait = predict, max_texts, max_wait_ms / 1000
         self.model_calls = 0  # batches run, for /health and tests
         self._pending: deque[_Request] = deque()
         self._arrived: asyncio.Event | None = None
@@ -85,10 +85,10 @@ class Batcher:
             await self._run(self._take())
 
     async def _wait_for_more(self) -> None:
-        """Until `batch_size` texts are queued or `max_wait` has passed since the first one was taken up."""
+        """Until `max_texts` texts are queued or `max_wait` has passed since the first one was taken up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait
-        while self.queued < self.batch_size and not self._closing:
+        while self.queued < self.max_texts and not self._closing:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
@@ -99,9 +99,9 @@ class Batcher:
                 return
 
     def _take(self) -> list[_Request]:
-        """Whole requests in arrival order, up to `batch_size` texts (at least one request)."""
+        """Whole requests in arrival order, up to `max_texts` texts (at least one request)."""
         batch, size = [], 0
-        while self._pending and (not batch or size + len(self._pending[0].texts) <= self.batch_size):
+        while self._pending and (not batch or size + len(self._pending[0].texts) <= self.max_texts):
             request = self._pending.popleft()
             if not request.future.done():  # a cancelled request (client gone) is not tagged
                 batch.append(request)
