@@ -57,6 +57,14 @@ def evaluate_command(args) -> int:
     return 0
 
 
+def serve_command(args) -> int:
+    from .serve import serve
+
+    return serve(args.model, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
+                 max_body_bytes=args.max_body_bytes, batch_texts=args.batch_texts, max_wait_ms=args.max_wait_ms,
+                 batch_size=args.batch_size, device=args.device, precision=args.precision)
+
+
 def push_command(args) -> int:
     from .hub import push
 
@@ -94,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--dataset-config", help="--dataset configuration name")
     predict.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
     predict.add_argument("--output", help="write here instead of stdout (atomically: OUT.partial, renamed when done)")
-    predict.add_argument("--format", choices=["jsonl", "parquet", "conll", "pretty", "label-studio", "doccano", "spans"],
-                         help="default: from the --output suffix; pretty on a terminal, else jsonl; label-studio, doccano, "
+    predict.add_argument("--format", choices=["jsonl", "parquet", "conll", "pretty", "html", "label-studio", "doccano", "spans"],
+                         help="default: from the --output suffix; pretty on a terminal, else jsonl; html: one page with the entities "
+                              "highlighted; label-studio, doccano, "
                               "spans: pre-annotations each tool imports")
     predict.add_argument("--skip-invalid", action="store_true",
                          help="write {\"line\": N, \"error\": ...} in place of a bad record instead of stopping")
@@ -146,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="write the int8 model even if its F1 drops too much")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.set_defaults(func=export_command)
+
+    serve = commands.add_parser("serve", help="an HTTP API with dynamic batching and a page that highlights entities")
+    serve.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--max-texts", type=int, default=32, help="texts per request")
+    serve.add_argument("--max-chars", type=int, default=10_000, help="characters per text")
+    serve.add_argument("--max-body-bytes", type=int, help="request body size (default: room for the two limits above)")
+    serve.add_argument("--batch-texts", type=int, default=64, help="texts of concurrent requests tagged in one call")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a call waits for more requests")
+    serve.add_argument("--batch-size", type=int, default=8,
+                       help="sentences per forward pass (small length-sorted passes pad least on a CPU)")
+    serve.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    serve.set_defaults(func=serve_command)
     return parser
 
 

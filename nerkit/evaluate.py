@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
+from .run import write_atomically
 from .schemes import spans
 
 logger = logging.getLogger(__name__)
@@ -86,26 +85,6 @@ def format_char_spans(scores: dict[str, Any]) -> str:
     return (f"character spans (raw text, as predict): precision {scores['precision']:.4f} recall "
             f"{scores['recall']:.4f} f1 {scores['f1']:.4f} ({scores['correct']} of {scores['gold']} gold, "
             f"{scores['predicted']} predicted)")
-def write_atomically(path: Path, write) -> Path:
-    """`write(temporary path)` beside `path`, then rename: `path` is the old file or the whole new one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; a report is as readable as any other
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def error_breakdown(sentences, pred, examples: int = 3) -> tuple[dict[str, Any], Counter]:
     """Classify each mismatch between gold and predicted entities; also a (gold, predicted) type count."""
     counts: Counter = Counter()

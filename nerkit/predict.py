@@ -20,8 +20,9 @@ from .inference.tagger import Tagger, entities, load
 __all__ = ["Tagger", "entities", "load", "predict_to", "main"]
 
 TABLE_FORMATS = ("parquet",)
-JSON_ARRAY_FORMATS = ("label-studio",)  # spooled one value per line, written out as one JSON list
-SUFFIXES = {".parquet": "parquet", ".conll": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+JSON_ARRAY_FORMATS = ("label-studio",)
+PAGE_FORMATS = ("html",)  # one page whose legend needs every document's labels: built in memory, then written  # spooled one value per line, written out as one JSON list
+SUFFIXES = {".html": "html", ".htm": "html", ".parquet": "parquet", ".conll": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 
 class PredictError(ValueError):
@@ -76,6 +77,8 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
         raise PredictError(f"{needs_output} needs --output")
     tagger = load(model, **_device(tagger_options, group.world))
     field = (text_field or "text") if (input or dataset) else "text"
+    if fmt in PAGE_FORMATS:
+        return _write_page(tagger.predict, documents, output, field, chunk_size)
     if output is None:
         _stream(tagger.predict, documents, fmt, field, chunk_size, model)
         return 0
@@ -155,6 +158,22 @@ def _sink(fmt: str, field: str, hint, model: str):
     if fmt in JSON_ARRAY_FORMATS:
         return Sink(encode, _json_array_file, concatenated=False)
     return Sink(encode, concatenate, concatenated=True)
+
+
+def _write_page(tag, documents, output: str | None, field: str, chunk_size: int) -> int:
+    """`--format html`: every document tagged (chunk by chunk), then one self-contained page, written whole."""
+    from .formats.html import write_html
+    from .inference.corpus import chunked, tag_chunk
+    from .run import atomic_write
+
+    records = [r for chunk in chunked(documents, chunk_size) for r in _as_documents(tag_chunk(tag, chunk), field)]
+    page = io.StringIO()
+    write_html(records, page)
+    if output is None:
+        sys.stdout.write(page.getvalue())
+    else:
+        atomic_write(output, page.getvalue())
+    return 0
 
 
 def _json_array_file(chunks, path: str) -> None:

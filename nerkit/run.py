@@ -80,16 +80,28 @@ def local_path(name: str) -> str:
 
 def atomic_write(path: str | Path, data: str | bytes) -> Path:
     """Write to a temporary file beside `path`, then rename it over `path`: never a cut-off file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    return write_atomically(Path(path), lambda tmp: tmp.write_bytes(payload))
+
+
+def write_atomically(path: Path, write) -> Path:
+    """`write(temporary path)` beside `path`, then rename: `path` is the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; these are as readable as any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, value: Any) -> Path:

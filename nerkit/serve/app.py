@@ -1,0 +1,160 @@
+"""The HTTP API and the page, as a FastAPI app around a Tagger.
+
+    POST /predict  {"texts": ["George Washington went to Washington."]}  -> [{"text", "entities"}], as `nerkit predict`
+    GET  /health   {"status": "ok", "queued": 0, "batches": 12}
+    GET  /info     labels, entity types, base model, max length, document context, limits, metrics.json
+    GET  /         a page that highlights the entities of a pasted text
+
+Every bad request gets a 4xx with a JSON body {"error": "..."}: 400 not JSON, 422 not {"texts": [strings]},
+413 over a limit (body bytes, texts per request, characters per text). A request whose tagging fails
+gets a 500 and the server carries on.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..formats.html import STYLE, entity_types, label_rules, legend
+from .batcher import Batcher
+
+logger = logging.getLogger(__name__)
+JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+              bool: "a boolean", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_texts: int = 32  # texts per request
+    max_chars: int = 10_000  # characters per text
+    max_body_bytes: int | None = None  # default: room for max_texts JSON-escaped texts of max_chars
+
+    @property
+    def body_bytes(self) -> int:
+        return self.max_body_bytes or 6 * self.max_texts * self.max_chars + 4096
+
+
+def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_texts: int = 64,
+               max_wait_ms: float = 5.0) -> FastAPI:
+    """The app; `tagger` needs `predict(texts)`, `labels`, `metadata` and `device` (a nerkit Tagger)."""
+    batcher = Batcher(tagger.predict, batch_texts, max_wait_ms)
+    info = {**describe(tagger, model), "limits": {**asdict(limits), "max_body_bytes": limits.body_bytes},
+            "batching": {"batch_texts": batch_texts, "max_wait_ms": max_wait_ms,
+                         "batch_size": getattr(tagger, "batch_size", None)}}
+    page = render_page(info)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()  # uvicorn has already let the requests in flight finish
+
+    app = FastAPI(title="nerkit", lifespan=lifespan, docs_url=None, redoc_url=None)  # the docs pages load a CDN
+    app.state.batcher = batcher
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.post("/predict")
+    async def predict(request: Request) -> JSONResponse:
+        texts = parse_texts(await read_body(request, limits.body_bytes), limits)
+        try:
+            results = await batcher.submit(texts)
+        except Exception as err:  # logged by the batcher; the server carries on
+            raise HTTPException(500, f"tagging failed ({type(err).__name__}); see the server log") from None
+        return JSONResponse(results)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "queued": batcher.queued, "batches": batcher.model_calls}
+
+    @app.get("/info")
+    async def model_info() -> dict[str, Any]:
+        return info
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    return app
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"request body exceeds the limit of {limit} bytes")
+    return bytes(body)
+
+
+def parse_texts(body: bytes, limits: Limits) -> list[str]:
+    """{"texts": [str, ...]} -> the texts, or the HTTP error that says what is wrong with the request."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise HTTPException(400, f"request body is not valid JSON: {err}") from None
+    if not isinstance(payload, dict) or "texts" not in payload:
+        raise HTTPException(422, f'expected a JSON object {{"texts": [string, ...]}}, got {_json_type(payload)}')
+    if set(payload) != {"texts"}:
+        raise HTTPException(422, f"unknown fields {sorted(set(payload) - {'texts'})}; only \"texts\" is accepted")
+    texts = payload["texts"]
+    if not isinstance(texts, list):
+        raise HTTPException(422, f'"texts" must be an array of strings, got {_json_type(texts)}')
+    if len(texts) > limits.max_texts:
+        raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise HTTPException(422, f"texts[{i}] must be a string, got {_json_type(text)}")
+        if len(text) > limits.max_chars:
+            raise HTTPException(413, f"texts[{i}] has {len(text)} characters; the limit is {limits.max_chars}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise HTTPException(422, f"texts[{i}] is not valid Unicode (a lone surrogate at {err.start})") from None
+    return texts
+
+
+def describe(tagger, model: str | None) -> dict[str, Any]:
+    """What /info tells about the model: its labels and encoding settings, and its run's metrics."""
+    meta = tagger.metadata
+    metrics_file = Path(model, "metrics.json") if model else None
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file and metrics_file.is_file() else None
+    return {"model": model, "base_model": meta.get("base_model"), "labels": list(tagger.labels),
+            "entity_types": entity_types(tagger.labels), "max_length": meta.get("max_length"),
+            "stride": meta.get("stride"), "context": meta.get("context", "sentence"),
+            "context_size": meta.get("context_size", 0), "device": tagger.device, "metrics": metrics}
+
+
+def render_page(info: dict[str, Any]) -> str:
+    types = info["entity_types"]
+    about = f"model {info['model'] or '(in memory)'}"
+    if info["base_model"]:
+        about += f" (from {info['base_model']})"
+    test = (info["metrics"] or {}).get("test", {}).get("f1")
+    if test is not None:
+        about += f", test F1 {test:.4f}"
+    template = resources.files("nerkit.serve").joinpath("page.html").read_text(encoding="utf-8")
+    return (template.replace("/*STYLE*/", STYLE + label_rules(types))
+            .replace("<!--LEGEND-->", legend(types))
+            .replace("<!--MODEL-->", html.escape(about))
+            .replace("/*MAX_CHARS*/", str(info["limits"]["max_chars"])))
+
+
+def _json_type(value: Any) -> str:
+    return JSON_TYPES.get(type(value), type(value).__name__)
