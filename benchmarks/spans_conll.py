@@ -8,7 +8,7 @@ Each -DOCSTART- document becomes one `spans` JSONL record: its sentences' words 
 sentences by blank lines, each entity a {"start", "end", "label"} span. The files are written to --out
 (default /tmp/nerkit-spans-conll, never the repository). Reading them back with nerkit's splitter is
 compared with the CoNLL files: label list, gold entities, sentences, words, words split at span boundaries.
-With --train, `recipes/conll03-minilm.yaml training.max_steps=400 training.bf16=true` is trained on the
+With --train, `recipes/conll03-minilm.yaml training.max_steps=400` (fp32) is trained on the
 spans files (and on the CoNLL files unless --baseline names that run) and both are scored on their test file.
 """
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
 SPLITS = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
-OVERRIDES = ["training.bf16=true", "data.validation=null", "eval.splits=[test]",
+OVERRIDES = ["data.validation=null", "eval.splits=[test]",
              "training.save_strategy=no", "training.eval_strategy=no"]
 
 
