@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 
@@ -25,9 +24,10 @@ def predict_command(args) -> int:
     from .predict import predict_to
 
     check_inference_options(args)
-    if args.input and not os.path.isfile(args.input):
-        raise UsageError(f"--input {args.input}: {'a directory' if os.path.isdir(args.input) else 'no such file'}; "
-                         "expected a file with one document per line")
+    if args.input:
+        from .formats.tables import check_input_file
+
+        check_input_file(args.input)
     return predict_to(args.model, args.texts, input=args.input, output=args.output, fmt=args.format,
                       text_field=args.text_field, skip_invalid=args.skip_invalid, dataset=args.dataset,
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,

@@ -152,7 +152,9 @@ def load_trained(name: str | Path, revision: str | None = None, token: str | Non
 def load_source(source: Source):
     """(model, tokenizer, metadata) from files already found by nerkit.run.resolve."""
     from transformers import AutoModelForTokenClassification
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise around one-line errors
     meta = _metadata(source)
     labels = meta["labels"]
     id2label, label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}

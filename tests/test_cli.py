@@ -45,7 +45,7 @@ def model_dir(tmp_path):
 
 def test_cli_predict_input_directory_is_an_error(capsys, tmp_path, model_dir, no_model_loading):
     line = one_line_error(capsys, ["predict", model_dir, "--input", str(tmp_path)], "predict")
-    assert f"--input {tmp_path}: a directory" in line
+    assert f"{tmp_path} is a directory; --input takes one file" in line
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
@@ -114,7 +114,7 @@ def test_cli_early_stopping_without_validation_fails_before_the_model_loads(caps
 def test_cli_model_without_labels_is_an_error(capsys, tmp_path):
     (tmp_path / "nerkit.json").write_text(json.dumps({"kind": "full", "max_length": 64}))
     line = one_line_error(capsys, ["predict", str(tmp_path), "Anna visited Paris."], "predict")
-    assert f"{tmp_path / 'nerkit.json'}: no label list" in line
+    assert f"{tmp_path}: nerkit.json has no label list" in line
 
 
 def test_cli_model_folder_without_weights_is_an_error(capsys, tmp_path, trained_run):
@@ -131,11 +131,13 @@ def test_cli_lone_surrogate_is_an_invalid_line(capsys, tmp_path, trained_run):
     docs.write_text('{"text": "Anna visited Paris."}\n{"text": "bad \\ud800 text"}\n{"text": "John left."}\n')
     line = one_line_error(capsys, ["predict", str(trained_run), "--input", str(docs), "--text-field", "text"],
                           "predict")
-    assert f"{docs}:2: field 'text' holds a lone surrogate" in line
+    assert f"{docs}:2: a lone surrogate escape" in line
     out = tmp_path / "out.jsonl"
     assert main(["predict", str(trained_run), "--input", str(docs), "--text-field", "text", "--skip-invalid",
                  "--output", str(out), "--format", "jsonl"]) == 0
-    assert [json.loads(row)["text"] for row in out.read_text().splitlines()] == ["Anna visited Paris.", "John left."]
+    rows = [json.loads(row) for row in out.read_text().splitlines()]
+    assert [row.get("text") for row in rows] == ["Anna visited Paris.", None, "John left."]
+    assert rows[1]["line"] == 2 and "lone surrogate" in rows[1]["error"]  # the bad line keeps its place
 
 
 def test_cli_evaluate_never_overwrites_the_report_with_the_png(capsys, tmp_path, model_dir, no_model_loading):
