@@ -211,6 +211,18 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def module_main(command: str, argv: list[str]) -> int:
+    """`python -m nerkit.<command>`: under `accelerate launch --cpu --num_processes N` (which starts one
+    process without MPI) start the N processes with torch.distributed; otherwise run the command."""
+    from .launch import relaunch, requested_cpu_processes
+
+    processes = requested_cpu_processes()
+    if processes > 1:
+        configure_logging()
+        return relaunch(f"nerkit.{command}", argv, processes)
+    return main([command, *argv])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()

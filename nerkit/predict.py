@@ -218,15 +218,9 @@ def _stream(tag, documents, fmt: str, field: str, chunk_size: int, model: str = 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m nerkit.predict MODEL ...`, the form `accelerate launch -m` needs."""
-    from .cli import configure_logging, main as cli_main
-    from .launch import relaunch, requested_cpu_processes
+    from .cli import module_main
 
-    argv = sys.argv[1:] if argv is None else argv
-    processes = requested_cpu_processes()
-    if processes > 1:
-        configure_logging()
-        return relaunch("nerkit.predict", argv, processes)
-    return cli_main(["predict", *argv])
+    return module_main("predict", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -250,15 +250,9 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m nerkit.train RECIPE [overrides]`, the form `accelerate launch -m` needs."""
-    from .cli import configure_logging, main as cli_main
-    from .launch import relaunch, requested_cpu_processes
+    from .cli import module_main
 
-    argv = sys.argv[1:] if argv is None else argv
-    processes = requested_cpu_processes()
-    if processes > 1:
-        configure_logging()
-        return relaunch("nerkit.train", argv, processes)
-    return cli_main(["train", *argv])
+    return module_main("train", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
