@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-MODES = ("default", "strict")
+from .seqeval_metric import MODES  # noqa: F401  (re-exported)
 
 
 def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default",

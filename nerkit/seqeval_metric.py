@@ -20,10 +20,10 @@ from typing import Any, Sequence
 import datasets
 import evaluate
 
-from .metrics import MODES
 from .schemes import SchemeError, split_tag, to_iob2
 
 SCHEMES = ("IOB2", "IOB1")
+MODES = ("default", "strict")
 
 _DESCRIPTION = """nerkit's entity-level scores: seqeval (conlleval-compatible by default, or strict IOB2),
 overall and per entity type, with IOB1 inputs converted to IOB2 first. The results have the keys of
