@@ -7,8 +7,6 @@ training, from `nerkit evaluate` and from a user's `evaluate` code is the same n
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Sequence
 
 from .seqeval_metric import MODES  # noqa: F401  (re-exported)
@@ -53,7 +51,3 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         rows.append(f"{split:<12} {'macro':<8} {'':>9} {'':>9} {metrics['macro_f1']:9.4f}")
         rows.append(f"{split:<12} {'accuracy':<8} {'':>9} {'':>9} {metrics['accuracy']:9.4f}")
     return "\n".join(rows)
-
-
-def write_metrics(results: dict[str, dict[str, Any]], path: str | Path) -> None:
-    Path(path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
