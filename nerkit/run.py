@@ -90,6 +90,8 @@ def write_atomically(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb+") as handle:  # on disk before the rename, so a crash cannot leave an empty file
+            os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; these are as readable as any other
         os.replace(tmp, path)
     except BaseException:

@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 from ..formats.tables import Document
+from ..run import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,12 @@ class Spool:
             self.offsets = self._complete(settings)
             with open(self.path, "r+b") as data:
                 data.truncate(self.offsets[-1] if self.offsets else 0)  # a partly written chunk is dropped
-            _write_atomic(self.index, "".join([json.dumps(settings) + "\n"] + [f"{o}\n" for o in self.offsets]))
+            atomic_write(self.index, "".join([json.dumps(settings) + "\n"] + [f"{o}\n" for o in self.offsets]))
             if self.offsets:
                 logger.info("resuming %s after %d complete chunks", self.path, len(self.offsets))
         else:
             self.offsets = []
-            _write_atomic(self.index, json.dumps(settings) + "\n")
+            atomic_write(self.index, json.dumps(settings) + "\n")
             open(self.path, "wb").close()
         self._data, self._index = open(self.path, "ab"), open(self.index, "ab")
 
@@ -201,11 +202,3 @@ def merge(output: str, world: int, sink: Sink) -> None:
         os.replace(output + ".tmp", output)
     for spool in spools:
         spool.remove()
-
-
-def _write_atomic(path: str, text: str) -> None:
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(path + ".tmp", path)
