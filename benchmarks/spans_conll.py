@@ -9,7 +9,11 @@ sentences by blank lines, each entity a {"start", "end", "label"} span. The file
 (default /tmp/nerkit-spans-conll, never the repository). Reading them back with nerkit's splitter is
 compared with the CoNLL files: label list, gold entities, sentences, words, words split at span boundaries.
 With --train, `recipes/conll03-minilm.yaml training.max_steps=400` (fp32) is trained on the
-spans files (and on the CoNLL files unless --baseline names that run) and both are scored on their test file.
+spans files and on the CoNLL files (unless --baseline names that run), once per --seeds value, and every run
+is scored on both test files: the CoNLL test file (the words as CoNLL gives them) and the spans test file
+(the words nerkit's splitter makes of the raw text).
+
+    python benchmarks/spans_conll.py --train --seeds 42 43 44    # the figure in docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def to_span_records(sentences: list[dict]) -> list[dict]:
 
 
 def convert(out: Path) -> dict[str, Path]:
-    from nerkit.data import convert as to_iob2, read_conll
+    from nerkit.data import convert as to_iob2
+    from nerkit.data import read_conll
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -61,17 +66,15 @@ def convert(out: Path) -> dict[str, Path]:
         records = to_span_records(to_iob2(read_conll(DATA / name), "iob2"))
         paths[split] = out / f"{split}.jsonl"
         with open(paths[split], "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     return paths
 
 
 def compare(paths: dict[str, Path]) -> dict:
     """Both sources read through nerkit.data.load_corpus."""
     from nerkit.config import DataConfig
-    from nerkit.data import load_corpus
-    from nerkit.formats.spans import SpanStats, to_sentences
-    from nerkit.data import read_span_documents
+    from nerkit.data import load_corpus, read_span_documents
+    from nerkit.formats.spans import to_sentences
 
     def summary(cfg):
         corpus = load_corpus(cfg)
@@ -102,21 +105,55 @@ def _same_documents(a: list[dict], b: list[dict]) -> int:
     return sum(a[d] == b.get(d) for d in a)
 
 
-def train(name: str, overrides: list[str], out: Path, steps: int) -> dict:
-    run_dir = out / name
-    command = [sys.executable, "-m", "nerkit.cli", "train", str(ROOT / "recipes" / "conll03-minilm.yaml"),
-               f"training.max_steps={steps}", *OVERRIDES, f"training.output_dir={run_dir}", *overrides]
+def train(name: str, overrides: list[str], out: Path, steps: int, seed: int) -> Path:
+    run_dir = out / f"{name}-seed{seed}"
+    if (run_dir / "metrics.json").exists() and not (run_dir / "INCOMPLETE").exists():
+        print(f"{run_dir} already trained; reused", flush=True)
+        return run_dir
+    command = [sys.executable, "-m", "nerkit.cli", "train", "--overwrite", str(ROOT / "recipes" / "conll03-minilm.yaml"),
+               f"training.max_steps={steps}", f"training.seed={seed}", *OVERRIDES,
+               f"training.output_dir={run_dir}", *overrides]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
-    return json.loads((run_dir / "metrics.json").read_text())["test"]
+    return run_dir
 
 
-def evaluate(model: str, data: str) -> dict:
+def evaluate(model: str | Path, data: str | Path) -> dict:
     from nerkit.evaluate import evaluate as run
 
-    report = run(model, data)
-    return {k: report[k] for k in ("precision", "recall", "f1", "entities") if k in report} | (
-        {"char_spans": report["char_spans"]} if "char_spans" in report else {})
+    report = run(str(model), str(data))
+    return {k: report[k] for k in ("precision", "recall", "f1", "entities") if k in report}
+
+
+def compare_training(paths: dict[str, Path], out: Path, steps: int, seeds: list[int], baseline: str | None) -> list:
+    """Per seed: one run on the spans files, one on the CoNLL files, each scored on both test files."""
+    tests = {"conll test": DATA / "test.txt", "spans test": paths["test"]}
+    rows = []
+    for seed in seeds:
+        runs = {"spans": train("spans", [f"data.train={paths['train']}", f"data.test={paths['test']}"],
+                               out, steps, seed)}
+        runs["conll"] = Path(baseline) if baseline else train("conll", [], out, steps, seed)
+        for name, run_dir in runs.items():
+            scores = {test: evaluate(run_dir, path)["f1"] for test, path in tests.items()}
+            rows.append({"seed": seed, "trained on": name} | scores)
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def summarise(rows: list[dict]) -> None:
+    import statistics
+
+    print("\n| trained on | seed | F1 on CoNLL test | F1 on spans test |\n|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['trained on']} | {row['seed']} | {row['conll test']:.4f} | {row['spans test']:.4f} |")
+    for test in ("conll test", "spans test"):
+        gaps = [s[test] - c[test] for s, c in zip(rows[0::2], rows[1::2])]
+        for name in ("spans", "conll"):
+            f1s = [r[test] for r in rows if r["trained on"] == name]
+            spread = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
+            print(f"{test}: trained on {name}: mean F1 {statistics.mean(f1s):.4f} (sd {spread:.4f}, n={len(f1s)})")
+        print(f"{test}: spans - conll, per seed: {', '.join(f'{g:+.4f}' for g in gaps)}; "
+              f"mean {statistics.mean(gaps):+.4f}")
 
 
 def main() -> None:
@@ -124,20 +161,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/nerkit-spans-conll"))
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--steps", type=int, default=400, help="training steps of each run")
-    parser.add_argument("--baseline", help="a run trained on the CoNLL files with the same recipe (skips that run)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one pair of runs per seed")
+    parser.add_argument("--baseline", help="a run trained on the CoNLL files with the same recipe (one seed only)")
     args = parser.parse_args()
+    if args.baseline and len(args.seeds) > 1:
+        parser.error("--baseline stands for one CoNLL run: give one seed with it")
     paths = convert(args.out)
     print(json.dumps(compare(paths), indent=2), flush=True)
-    if not args.train:
-        return
-    spans_test = train("spans", [f"data.train={paths['train']}", f"data.test={paths['test']}"], args.out, args.steps)
-    print("spans run, test:", json.dumps({k: spans_test[k] for k in ("precision", "recall", "f1", "entities")}))
-    if args.baseline:
-        conll_test = evaluate(args.baseline, str(DATA / "test.txt"))
-    else:
-        conll_test = train("conll", [], args.out, args.steps)
-    print("conll run, test:", json.dumps({k: conll_test[k] for k in ("precision", "recall", "f1", "entities")}))
-    print(f"test F1 difference (spans - conll): {spans_test['f1'] - conll_test['f1']:+.4f}")
+    if args.train:
+        summarise(compare_training(paths, args.out, args.steps, args.seeds, args.baseline))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@
     nerkit export runs/conll03 --output runs/conll03-int8 --quantize int8  # dynamic int8, F1 checked
 
 The whole token-classification model is exported (LoRA adapters merged first, the classifier head
-included, dynamic batch and sequence axes), checked against PyTorch on a sample batch, and written with
+included, dynamic batch and sequence axes), its transformer layers fused into ONNX Runtime's own
+operators (Attention, SkipLayerNormalization, BiasGelu), checked against PyTorch on a sample batch, and written with
 the tokenizer, `nerkit.json` (`"engine": "onnx"`), the run's recipe and metrics and a model card, so the
-folder is a nerkit model like any other. Dynamic int8 is scored against the fp32 export on the run's
-validation file (or `--check-data`); a drop in entity F1 above `max_drop` refuses the export.
+folder is a nerkit model like any other. Dynamic int8 (the encoder's matrix products; embeddings and the
+classifier stay fp32) is scored against the fp32 export on the run's validation file (or `--check-data`);
+a drop in entity F1 above `max_drop` refuses the export.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -22,8 +25,9 @@ from typing import Any
 
 from .modeling import load_trained, save_metadata
 
-logger = logging.getLogger(__name__)
 from .inference.tagger import ONNX_FILE
+
+logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
 COPIED = ("recipe.yaml", "metrics.json")
 SAMPLE = [["George", "Washington", "went", "to", "Washington", "."], ["Anna", "visited", "Paris"],
@@ -56,9 +60,9 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         tokenizer.save_pretrained(str(staging))
         model.config.save_pretrained(str(staging))
         check_tokenizer(tokenizer, staging)
-        export_onnx(model, tokenizer, staging / ONNX_FILE, opset)
+        fused = export_onnx(model, tokenizer, staging / ONNX_FILE, opset)
         meta = {**metadata, "kind": "full", "engine": "onnx",
-                "onnx": {"file": ONNX_FILE, "opset": opset, "exported_from": str(run)}}
+                "onnx": {"file": ONNX_FILE, "opset": opset, "exported_from": str(run), "fused": fused}}
         if quantize:
             meta["quantization"] = quantize_checked(staging, meta, run, check_data, per_channel, max_drop, force)
         save_metadata(staging, meta)
@@ -75,8 +79,9 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
     return meta
 
 
-def export_onnx(model, tokenizer, path: Path, opset: int = 17) -> None:
-    """torch.onnx.export of the model's logits, then a check against PyTorch on a batch of another shape."""
+def export_onnx(model, tokenizer, path: Path, opset: int = 17) -> dict[str, int]:
+    """torch.onnx.export of the model's logits, fused for ONNX Runtime, then checked against PyTorch on a
+    batch of another shape. Returns how many of each fused operator the graph holds."""
     import numpy as np
     import torch
 
@@ -89,15 +94,8 @@ def export_onnx(model, tokenizer, path: Path, opset: int = 17) -> None:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
     wrapper = Logits(model.float().cpu()).eval()  # the exporter restores the wrapper's mode: eval, no dropout
-    ids, mask = _sample_batch(tokenizer, SAMPLE[:2])
-    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-            "logits": {0: "batch", 1: "sequence"}}
-    with warnings.catch_warnings():  # tracer warnings about Python values: the check below is what counts
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
-        torch.onnx.export(wrapper, (torch.from_numpy(ids), torch.from_numpy(mask)), str(path), dynamo=False,
-                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    _trace(wrapper, model, tokenizer, path, opset)
+    fused = fuse(path, model.config)
     from .inference.engines import OnnxEngine
 
     ids, mask = _sample_batch(tokenizer, SAMPLE)
@@ -109,6 +107,56 @@ def export_onnx(model, tokenizer, path: Path, opset: int = 17) -> None:
     difference = float(np.abs(got - expected).max())
     if difference > 1e-3:
         raise ExportError(f"the exported model's logits differ from PyTorch's by up to {difference:.2g}")
+    return fused
+
+
+def _trace(wrapper, model, tokenizer, path: Path, opset: int) -> None:
+    """Traced with eager attention: its MatMul-Softmax-MatMul pattern is what ONNX Runtime's fusion
+    recognises (transformers' SDPA path traces into mask arithmetic that it does not)."""
+    import torch
+
+    ids, mask = _sample_batch(tokenizer, SAMPLE[:2])
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+            "logits": {0: "batch", 1: "sequence"}}
+    attention = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        with warnings.catch_warnings():  # tracer warnings about Python values: the check after is what counts
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+            torch.onnx.export(wrapper, (torch.from_numpy(ids), torch.from_numpy(mask)), str(path), dynamo=False,
+                              input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                              dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    finally:
+        model.set_attn_implementation(attention)
+
+
+def fuse(path: Path, config) -> dict[str, int]:
+    """ONNX Runtime's transformer optimizer, in place: attention, layer norms and GELU become single
+    operators. Its portable level only (no hardware-specific rewrites); an encoder it does not recognise
+    keeps its plain graph, which the check against PyTorch covers either way."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+    with _quiet():
+        optimized = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+    counts = {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
+    optimized.save_model_to_file(str(path))
+    logger.info("fused operators: %s", ", ".join(f"{op} {n}" for op, n in counts.items()) or "none")
+    return counts
+
+
+@contextlib.contextmanager
+def _quiet():
+    """ONNX Runtime's optimizer and quantizer log every step on loggers of their own (or the root logger)
+    that inherit the root's level; nerkit reports what matters itself."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _sample_batch(tokenizer, sentences):
@@ -140,17 +188,16 @@ def check_tokenizer(tokenizer, folder: Path) -> None:
 def quantize_checked(folder: Path, meta: dict[str, Any], run, check_data, per_channel: bool, max_drop: float,
                      force: bool) -> dict[str, Any]:
     """Dynamic int8 weights (per output channel by default), scored against the fp32 export."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     data, data_config = check_file(run, check_data)
     fp32 = folder / "model.fp32.onnx"
     (folder / ONNX_FILE).rename(fp32)
-    quantize_dynamic(str(fp32), str(folder / ONNX_FILE), per_channel=per_channel, weight_type=QuantType.QInt8)
+    kept = quantize_int8(fp32, folder / ONNX_FILE, per_channel)
     f1 = {name: entity_f1(folder, path, meta, data, data_config, name == "int8")
           for name, path in (("fp32", fp32), ("int8", folder / ONNX_FILE))}
     fp32.unlink()
     drop = f1["fp32"] - f1["int8"]
-    figures = {"method": "onnxruntime dynamic int8", "per_channel": per_channel, "check_data": str(data),
+    figures = {"method": "onnxruntime dynamic int8", "per_channel": per_channel, "kept_fp32": kept,
+               "check_data": str(data),
                "f1_fp32": round(f1["fp32"], 4), "f1_int8": round(f1["int8"], 4), "f1_drop": round(drop, 4),
                "max_drop": max_drop, "forced": False}
     message = (f"int8 entity F1 {f1['int8']:.4f} against fp32 {f1['fp32']:.4f} on {data}: "
@@ -163,6 +210,35 @@ def quantize_checked(folder: Path, meta: dict[str, Any], run, check_data, per_ch
     else:
         logger.info("int8 entity F1 %.4f, fp32 %.4f on %s (drop %.4f)", f1["int8"], f1["fp32"], data, drop)
     return figures
+
+
+def quantize_int8(source: Path, target: Path, per_channel: bool) -> list[str]:
+    """int8 for the encoder's matrix products (MatMul, fused Attention). Embedding lookups and the
+    classifier stay fp32: quantizing them costs F1 (measured in docs/benchmarks.md) and saves little time.
+    Returns the names of the MatMul nodes kept in fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    kept = [classifier_node(onnx.load(str(source)))]
+    with _quiet():  # "please run pre-processing" hints among them: the graph is already optimised
+        quantize_dynamic(str(source), str(target), per_channel=per_channel, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=kept,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # types of fused outputs
+    return kept
+
+
+def classifier_node(graph_model) -> str:
+    """The MatMul nearest the logits output: the classification head's weights."""
+    producers = {out: node for node in graph_model.graph.node for out in node.output}
+    pending = [graph_model.graph.output[0].name]
+    while pending:
+        node = producers.get(pending.pop(0))
+        if node is None:
+            continue
+        if node.op_type in ("MatMul", "Gemm"):
+            return node.name
+        pending.extend(node.input)
+    raise ExportError("no matrix product feeds the model's logits; cannot tell the classifier apart")
 
 
 def check_file(run, check_data: str | None):

@@ -50,6 +50,15 @@ def test_onnx_folder_is_a_nerkit_model_with_the_run_files(onnx_folder):
     assert "## ONNX export" in (onnx_folder / "README.md").read_text()
 
 
+def test_export_fuses_every_attention_layer_for_onnx_runtime(onnx_folder):
+    import onnx
+
+    fused = json.loads((onnx_folder / "nerkit.json").read_text())["onnx"]["fused"]
+    ops = [node.op_type for node in onnx.load(str(onnx_folder / "model.onnx")).graph.node]
+    assert fused["Attention"] == ops.count("Attention") == 2  # the tiny model's two layers
+    assert "Softmax" not in ops and fused["SkipLayerNormalization"] >= 2
+
+
 def test_onnx_logits_have_one_column_per_label(onnx_folder):
     tagger = Tagger.load(str(onnx_folder))
     ids = np.array([[2, 10, 11, 3]], dtype=np.int64)
@@ -99,6 +108,21 @@ def test_int8_export_records_its_check(trained_run, tmp_path):
     tagger = Tagger.load(str(tmp_path / "int8"))
     assert tagger.engine.precision == "int8"
     assert f"{check['f1_int8']:.4f}" in (tmp_path / "int8" / "README.md").read_text()
+
+
+def test_int8_quantizes_the_encoder_and_keeps_classifier_and_embeddings_fp32(trained_run, tmp_path):
+    import onnx
+
+    meta = export(trained_run, tmp_path / "int8", quantize="int8", max_drop=1.0)
+    graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("QAttention") == 2 and "Attention" not in ops and "MatMulInteger" in ops
+    assert "EmbedLayerNormalization" in ops and "QEmbedLayerNormalization" not in ops
+    assert meta["quantization"]["kept_fp32"] == ["/inner/classifier/MatMul"]
+    classifier = next(node for node in graph.node if node.name == "/inner/classifier/MatMul")
+    assert classifier.op_type == "MatMul"
+    weights = {init.name: init.data_type for init in graph.initializer}
+    assert weights[classifier.input[1]] == onnx.TensorProto.FLOAT
 
 
 def test_int8_check_refuses_a_model_whose_f1_drops(trained_run, tmp_path):
