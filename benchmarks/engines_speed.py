@@ -2,6 +2,7 @@
 nerkit on ONNX Runtime (fp32 and dynamic int8), on the CoNLL-2003 test sentences as raw text.
 
     python benchmarks/engines_speed.py /work/models/minilm-400 --threads 2     # prints a markdown table
+    python benchmarks/engines_speed.py /work/models/minilm-400 --threads 2 --rounds 3   # medians of 3
 
 The run folder is exported first (`nerkit export`, into --work; int8 checked on --check-data). Every row is
 one fresh process that reads the texts, loads the model and tags them all: reported are sentences/s over
@@ -69,6 +70,11 @@ def measure(kind: str, model: str, precision: str, texts_path: Path, batch_size:
     return {**result, "wall_seconds": wall, "startup_seconds": wall - result["tagging_seconds"]}
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median whole-process time (its own tagging and start-up figures go with it)."""
+    return sorted(runs, key=lambda r: r["wall_seconds"])[(len(runs) - 1) // 2]
+
+
 def one_sentence_seconds(model: str, repeat: int, env: dict) -> float:
     """Median wall time of `nerkit predict MODEL "one sentence"` as a user runs it."""
     times = []
@@ -99,6 +105,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit", type=int, help="only the first N test sentences")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the one-sentence start-up timing")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every row this many times, interleaved; medians are reported (min-max beside)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)
@@ -136,14 +144,20 @@ def main() -> None:
           f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("| engine | sentences/s (whole process) | sentences/s (tagging) | vs pipeline fp32 (whole process) "
           "| start-up s | one-sentence `nerkit predict` s | peak RSS MB | raw-text F1 |\n|---|---|---|---|---|---|---|---|")
+    runs: dict[str, list[dict]] = {name: [] for name, *_ in rows}
+    for _ in range(args.rounds):  # rows interleaved, so that a slow spell of the machine hits every row
+        for name, kind, model, precision in rows:
+            runs[name].append(measure(kind, model, precision, texts_path, args.batch_size, env))
     base = None
     for name, kind, model, precision in rows:
-        r = measure(kind, model, precision, texts_path, args.batch_size, env)
+        speeds = sorted(len(texts) / r["wall_seconds"] for r in runs[name])
+        r = median_run(runs[name])
         f1 = prf(gold, [set(map(tuple, p)) for p in r["pred"]])["f1"]
-        speed = len(texts) / r["wall_seconds"]
+        speed = statistics.median(speeds)
         base = base or speed
         one = one_sentence_seconds(model, args.repeat, env) if kind == "nerkit" else None
-        print(f"| {name} | {speed:.1f} | {len(texts) / r['tagging_seconds']:.1f} | {speed / base:.2f}x "
+        spread = f" ({speeds[0]:.0f}-{speeds[-1]:.0f})" if len(speeds) > 1 else ""
+        print(f"| {name} | {speed:.1f}{spread} | {len(texts) / r['tagging_seconds']:.1f} | {speed / base:.2f}x "
               f"| {r['startup_seconds']:.2f} | {f'{one:.2f}' if one else '-'} | {r['peak_rss_mb']:.0f} | {f1:.4f} |",
               flush=True)
     for path in (int8, int8_tensor):

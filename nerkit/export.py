@@ -23,9 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .modeling import load_trained, save_metadata
-
 from .inference.tagger import ONNX_FILE
+from .modeling import load_trained, save_metadata
 
 logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
@@ -140,8 +139,8 @@ def fuse(path: Path, config) -> dict[str, int]:
     heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
     with _quiet():
         optimized = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
-    counts = {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
-    optimized.save_model_to_file(str(path))
+        counts = {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
+        optimized.save_model_to_file(str(path))
     logger.info("fused operators: %s", ", ".join(f"{op} {n}" for op, n in counts.items()) or "none")
     return counts
 
@@ -288,11 +287,12 @@ def write_card(folder: Path, meta: dict[str, Any]) -> None:
 
 
 def card_section(meta: dict[str, Any]) -> list[str]:
+    fused = ", ".join(sorted(meta["onnx"].get("fused", {}))) or "none"
     lines = ["## ONNX export", "",
              f"`{ONNX_FILE}` is this model exported with `nerkit export` (opset {meta['onnx']['opset']}, classifier "
-             "head included, dynamic batch and sequence axes). nerkit runs it with ONNX Runtime on the CPU "
-             "(`pip install 'nerkit[onnx]'`), with the same tokenizer, windows and offsets as the PyTorch model:", "",
-             "```bash", "nerkit predict path/to/this/folder \"George Washington went to Washington.\"", "```", ""]
+             "head included, dynamic batch and sequence axes), its layers fused into ONNX Runtime's own operators "
+             f"({fused}): it runs in ONNX Runtime on the CPU, with the same tokenizer, windows and offsets as the "
+             "PyTorch model, and not in other ONNX runtimes.", ""]
     q = meta.get("quantization")
     if q:
         lines += [f"Weights are quantized to int8 ({q['method']}, {'per channel' if q['per_channel'] else 'per tensor'}). "

@@ -122,6 +122,10 @@ def _usage(model_id: str, metadata) -> list[str]:
                         "```python", "from peft import AutoPeftModelForTokenClassification", "",
                         f'model = AutoPeftModelForTokenClassification.from_pretrained("{model_id}", '
                         f"id2label={{{id2label}}})", "```", ""]
+    if metadata.get("engine") == "onnx":  # no PyTorch weights here: transformers cannot load it
+        return lines + ["In Python (`pip install 'nerkit[onnx]'`; ONNX Runtime only, no torch needed):", "",
+                        "```python", "import nerkit", "",
+                        f'nerkit.load("{model_id}").predict(["George Washington went to Washington."])', "```", ""]
     return lines + ["With plain transformers:", "", "```python", "from transformers import pipeline", "",
                     f'ner = pipeline("token-classification", model="{model_id}", aggregation_strategy="first")',
                     'ner("George Washington went to Washington.")', "```", ""]

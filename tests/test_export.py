@@ -50,6 +50,14 @@ def test_onnx_folder_is_a_nerkit_model_with_the_run_files(onnx_folder):
     assert "## ONNX export" in (onnx_folder / "README.md").read_text()
 
 
+def test_onnx_card_shows_python_usage_that_runs_on_the_folder(onnx_folder):
+    card = (onnx_folder / "README.md").read_text()
+    assert "from transformers import pipeline" not in card  # transformers cannot load model.onnx
+    snippet = card.split("```python\n")[1].split("```")[0].replace("path/to/this/model", str(onnx_folder))
+    assert "nerkit.load(" in snippet
+    exec(compile(snippet, "card", "exec"), {})
+
+
 def test_export_fuses_every_attention_layer_for_onnx_runtime(onnx_folder):
     import onnx
 
