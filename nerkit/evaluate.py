@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from . import make_callable
 from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
@@ -158,3 +159,5 @@ def format_errors(errors: dict[str, Any]) -> str:
                      for side, s in (("gold", sample.get("gold")), ("predicted", sample.get("predicted"))) if s]
             lines.append(f"  {kind:<18} {'; '.join(parts)}  ({sample.get('where') or ''})")
     return "\n".join(lines)
+
+make_callable(__name__, "evaluate")  # nerkit.evaluate(...) calls evaluate()

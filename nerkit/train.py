@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import make_callable
 from .config import Recipe, RecipeError
 from .data import load_corpus
 from .features import Encoder, gather_word_predictions
@@ -254,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     return module_main("train", sys.argv[1:] if argv is None else argv)
 
+
+make_callable(__name__, "run")  # nerkit.train(...) calls run()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,3 +74,14 @@ def test_evaluate_writes_report_and_png_through_temporary_files(trained_run, tmp
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as readable as a file written directly
+
+
+def test_nerkit_evaluate_and_train_stay_functions_once_their_modules_are_imported(trained_run):
+    import nerkit
+    import nerkit.evaluate as module  # binds the package attribute to the submodule, as any import does
+    import nerkit.train  # noqa: F401
+
+    assert nerkit.evaluate is module and callable(nerkit.train)
+    first = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
+    second = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
+    assert first["f1"] == second["f1"] == evaluate(str(trained_run), str(SAMPLE / "test.conll"))["f1"]
