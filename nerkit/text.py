@@ -11,7 +11,7 @@ corpora annotate them and as BERT's basic tokenizer splits them. The text itself
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import regex
 
@@ -65,8 +65,7 @@ ENDS = SENTENCE_END | STRONG_END
 OPENERS = "\"'“‘„‚«([{「『（［｛【〔〈《"
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):  # a tuple: built once per word of every text, several times cheaper than a dataclass
     text: str
     start: int
     end: int

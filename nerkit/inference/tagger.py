@@ -79,13 +79,16 @@ class Tagger:
 
     def _run(self, input_ids: list[list[int]], progress: bool):
         """The engine over length-sorted batches; per-feature label ids and probabilities in input order."""
-        from tqdm.auto import tqdm
-
         order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
         label_ids: list[list[int]] = [[] for _ in input_ids]
         probs: list[list[float]] = [[] for _ in input_ids]
         pad = self.tokenizer.pad_token_id or 0
-        for start in tqdm(range(0, len(order), self.batch_size), desc="tagging", unit="batch", disable=not progress):
+        starts = range(0, len(order), self.batch_size)
+        if progress:  # tqdm only when asked: its import is a tenth of an ONNX folder's start-up
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="tagging", unit="batch")
+        for start in starts:
             chunk = order[start:start + self.batch_size]
             width = max(len(input_ids[i]) for i in chunk)
             ids = np.full((len(chunk), width), pad, dtype=np.int64)
