@@ -13,7 +13,11 @@ spans files and on the CoNLL files (unless --baseline names that run), once per 
 is scored on both test files: the CoNLL test file (the words as CoNLL gives them) and the spans test file
 (the words nerkit's splitter makes of the raw text).
 
-    python benchmarks/spans_conll.py --train --seeds 42 43 44    # the figure in docs/benchmarks.md
+    python benchmarks/spans_conll.py --train --seeds 42 43 44 --aligned   # the figures in docs/benchmarks.md
+
+--aligned adds a third run per seed on the CoNLL words and tags cut into the same sentences as the spans
+file (the splitter puts one sentence break inside a CoNLL train sentence): with the same number of
+sentences, the same seed shuffles both into the same batches, so what differs is only the words.
 """
 
 from __future__ import annotations
@@ -32,28 +36,63 @@ OVERRIDES = ["data.validation=null", "eval.splits=[test]",
              "training.save_strategy=no", "training.eval_strategy=no"]
 
 
+def by_document(sentences: list[dict]) -> list[list[dict]]:
+    documents: dict[int, list[dict]] = {}
+    for sentence in sentences:
+        documents.setdefault(sentence["document"], []).append(sentence)
+    return list(documents.values())
+
+
+def joined(sentences: list[dict]) -> tuple[str, list[list[tuple[int, int]]]]:
+    """A document's text (words joined by spaces, sentences by blank lines) and each word's offsets."""
+    text, offsets = "", []
+    for sentence in sentences:
+        if text:
+            text += "\n\n"
+        offsets.append([])
+        for word in sentence["tokens"]:
+            text += (" " if offsets[-1] else "")
+            offsets[-1].append((len(text), len(text) + len(word)))
+            text += word
+    return text, offsets
+
+
 def to_span_records(sentences: list[dict]) -> list[dict]:
     """CoNLL sentences (IOB2) grouped by document -> {"text", "spans"} records."""
     from nerkit.schemes import spans
 
-    documents: dict[int, list[dict]] = {}
-    for sentence in sentences:
-        documents.setdefault(sentence["document"], []).append(sentence)
     records = []
-    for sents in documents.values():
-        text, found = "", []
-        for sentence in sents:
-            if text:
-                text += "\n\n"
-            offsets = []
-            for word in sentence["tokens"]:
-                text += (" " if offsets else "")
-                offsets.append((len(text), len(text) + len(word)))
-                text += word
-            for kind, first, last in spans(sentence["tags"]):
-                found.append({"start": offsets[first][0], "end": offsets[last - 1][1], "label": kind})
+    for sents in by_document(sentences):
+        text, offsets = joined(sents)
+        found = [{"start": where[first][0], "end": where[last - 1][1], "label": kind}
+                 for sentence, where in zip(sents, offsets) for kind, first, last in spans(sentence["tags"])]
         records.append({"text": text, "spans": found})
     return records
+
+
+def write_aligned_conll(sentences: list[dict], path: Path) -> int:
+    """The CoNLL words and tags, with a sentence break wherever nerkit's splitter puts one in the joined
+    text and CoNLL does not: the same sentences as the spans file, so the same seed gives both runs the
+    same batches. Returns the number of sentences written."""
+    from nerkit.formats.spans import _merge_inside_spans, words_and_tags
+    from nerkit.text import split_sentences
+
+    lines, count = [], 0
+    for sents, record in zip(by_document(sentences), to_span_records(sentences)):
+        text, offsets = joined(sents)
+        words, tags, _ = words_and_tags(text, [(s["start"], s["end"], s["label"]) for s in record["spans"]])
+        starts = {s[0].start for s in _merge_inside_spans(split_sentences(words, text), tags)}
+        lines += ["-DOCSTART- O", ""]
+        for sentence, where in zip(sents, offsets):
+            for i, (word, tag) in enumerate(zip(sentence["tokens"], sentence["tags"])):
+                if i and where[i][0] in starts:
+                    lines.append("")
+                    count += 1
+                lines.append(f"{word} {tag}")
+            lines.append("")
+            count += 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return count
 
 
 def convert(out: Path) -> dict[str, Path]:
@@ -125,19 +164,40 @@ def evaluate(model: str | Path, data: str | Path) -> dict:
     return {k: report[k] for k in ("precision", "recall", "f1", "entities") if k in report}
 
 
-def compare_training(paths: dict[str, Path], out: Path, steps: int, seeds: list[int], baseline: str | None) -> list:
-    """Per seed: one run on the spans files, one on the CoNLL files, each scored on both test files."""
+def compare_training(paths: dict[str, Path], out: Path, steps: int, seeds: list[int], baseline: str | None,
+                     aligned: bool) -> list:
+    """Per seed: one run on the spans files, one on the CoNLL files (and with --aligned one on the CoNLL
+    words cut into the spans file's sentences), each scored on both test files."""
+    from nerkit.data import convert as to_iob2
+    from nerkit.data import read_conll
+
     tests = {"conll test": DATA / "test.txt", "spans test": paths["test"]}
+    arms = {"spans": [f"data.train={paths['train']}", f"data.test={paths['test']}"], "conll": []}
+    if aligned:
+        train_file = out / "train.aligned.conll"
+        count = write_aligned_conll(to_iob2(read_conll(DATA / SPLITS["train"]), "iob2"), train_file)
+        print(f"{train_file}: {count} sentences", flush=True)
+        arms["conll-aligned"] = [f"data.train={train_file}"]
     rows = []
     for seed in seeds:
-        runs = {"spans": train("spans", [f"data.train={paths['train']}", f"data.test={paths['test']}"],
-                               out, steps, seed)}
-        runs["conll"] = Path(baseline) if baseline else train("conll", [], out, steps, seed)
-        for name, run_dir in runs.items():
-            scores = {test: evaluate(run_dir, path)["f1"] for test, path in tests.items()}
+        for name, overrides in arms.items():
+            run_dir = Path(baseline) if baseline and name == "conll" else train(name, overrides, out, steps, seed)
+            scores = scores_of(run_dir, tests, keep=run_dir.is_relative_to(out))
             rows.append({"seed": seed, "trained on": name} | scores)
             print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def scores_of(run_dir: Path, tests: dict[str, Path], keep: bool) -> dict[str, float]:
+    """Test F1 of a run on each test file; with `keep`, kept beside the run (bench-scores.json) for reruns."""
+    kept = run_dir / "bench-scores.json"
+    scores = json.loads(kept.read_text()) if keep and kept.is_file() else {}
+    for test, path in tests.items():
+        if test not in scores:
+            scores[test] = evaluate(run_dir, path)["f1"]
+    if keep:
+        kept.write_text(json.dumps(scores))
+    return scores
 
 
 def summarise(rows: list[dict]) -> None:
@@ -146,14 +206,17 @@ def summarise(rows: list[dict]) -> None:
     print("\n| trained on | seed | F1 on CoNLL test | F1 on spans test |\n|---|---|---|---|")
     for row in rows:
         print(f"| {row['trained on']} | {row['seed']} | {row['conll test']:.4f} | {row['spans test']:.4f} |")
+    f1 = {(r["trained on"], r["seed"], test): r[test] for r in rows for test in ("conll test", "spans test")}
+    seeds = sorted({r["seed"] for r in rows})
     for test in ("conll test", "spans test"):
-        gaps = [s[test] - c[test] for s, c in zip(rows[0::2], rows[1::2])]
-        for name in ("spans", "conll"):
-            f1s = [r[test] for r in rows if r["trained on"] == name]
-            spread = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
-            print(f"{test}: trained on {name}: mean F1 {statistics.mean(f1s):.4f} (sd {spread:.4f}, n={len(f1s)})")
-        print(f"{test}: spans - conll, per seed: {', '.join(f'{g:+.4f}' for g in gaps)}; "
-              f"mean {statistics.mean(gaps):+.4f}")
+        for name in dict.fromkeys(r["trained on"] for r in rows):
+            values = [f1[name, s, test] for s in seeds]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            print(f"{test}: trained on {name}: mean F1 {statistics.mean(values):.4f} (sd {spread:.4f}, n={len(values)})")
+            if name != "spans":
+                gaps = [f1["spans", s, test] - f1[name, s, test] for s in seeds]
+                print(f"{test}: spans - {name}, per seed: {', '.join(f'{g:+.4f}' for g in gaps)}; "
+                      f"mean {statistics.mean(gaps):+.4f}")
 
 
 def main() -> None:
@@ -162,6 +225,8 @@ def main() -> None:
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--steps", type=int, default=400, help="training steps of each run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one pair of runs per seed")
+    parser.add_argument("--aligned", action="store_true",
+                        help="also train on the CoNLL words cut into the spans file's sentences (same batches)")
     parser.add_argument("--baseline", help="a run trained on the CoNLL files with the same recipe (one seed only)")
     args = parser.parse_args()
     if args.baseline and len(args.seeds) > 1:
@@ -169,7 +234,7 @@ def main() -> None:
     paths = convert(args.out)
     print(json.dumps(compare(paths), indent=2), flush=True)
     if args.train:
-        summarise(compare_training(paths, args.out, args.steps, args.seeds, args.baseline))
+        summarise(compare_training(paths, args.out, args.steps, args.seeds, args.baseline, args.aligned))
 
 
 if __name__ == "__main__":
