@@ -60,7 +60,7 @@ def peak_rss_mb() -> float:
 
 def measure(kind: str, model: str, precision: str, texts_path: Path, batch_size: int, env: dict) -> dict:
     command = [sys.executable, __file__, "--worker", kind, model, "--precision", precision,
-               "--texts", str(texts_path), "--batch-size", str(batch_size)]
+               "--texts", str(texts_path), *(["--batch-size", str(batch_size)] if batch_size else [])]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--check-data", type=Path, default=DATA / "valid.txt", help="for the int8 check")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-engines")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, help="nerkit rows (default: nerkit's own, per engine)")
     parser.add_argument("--limit", type=int, help="only the first N test sentences")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the one-sentence start-up timing")
     parser.add_argument("--rounds", type=int, default=1,

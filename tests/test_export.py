@@ -192,3 +192,11 @@ def test_light_tokenizer_gives_the_transformers_ids_and_words(onnx_folder, tiny_
     assert word_pieces(light, sentences) == word_pieces(tiny_tokenizer, sentences)
     assert special_tokens(light) == special_tokens(tiny_tokenizer)
     assert (light.pad_token_id, light.unk_token_id) == (tiny_tokenizer.pad_token_id, tiny_tokenizer.unk_token_id)
+
+
+def test_batch_size_defaults_per_engine_and_an_explicit_one_wins(trained_run, onnx_folder):
+    assert Tagger.load(str(onnx_folder)).batch_size == 32
+    assert Tagger.load(str(onnx_folder), batch_size=5).batch_size == 5
+    assert Tagger.load(str(trained_run)).batch_size == 64
+    with pytest.raises(ValueError, match="positive"):
+        Tagger.load(str(onnx_folder), batch_size=0)
