@@ -20,9 +20,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .inference.tagger import ONNX_FILE
+from .inference.tagger import ONNX_FILE, padded
 from .modeling import load_trained, save_metadata
-from .quantize import MAX_DROP, ExportError, quantize_checked, quiet, read_yaml
+from .quantize import MAX_DROP, ExportError, quantize_checked, quiet
+from .run import read_recipe
 
 logger = logging.getLogger(__name__)
 COPIED = ("recipe.yaml", "metrics.json")
@@ -139,15 +140,8 @@ def fuse(path: Path, config) -> dict[str, int]:
 
 
 def _sample_batch(tokenizer, sentences):
-    import numpy as np
-
     rows = [tokenizer(words, is_split_into_words=True)["input_ids"] for words in sentences]
-    width = max(map(len, rows))
-    ids = np.full((len(rows), width), tokenizer.pad_token_id or 0, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for i, row in enumerate(rows):
-        ids[i, :len(row)], mask[i, :len(row)] = row, 1
-    return ids, mask
+    return padded(rows, tokenizer.pad_token_id or 0)
 
 
 def check_tokenizer(tokenizer, folder: Path) -> None:
@@ -166,7 +160,7 @@ def check_tokenizer(tokenizer, folder: Path) -> None:
 
 def write_card(folder: Path, meta: dict[str, Any]) -> None:
     """The run's model card (when it has a recipe) with a section on the export and its int8 check."""
-    recipe = read_yaml(folder / "recipe.yaml") if (folder / "recipe.yaml").is_file() else None
+    recipe = read_recipe(folder)
     text = ""
     if recipe:
         from .hub import card_text

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
-                  hub_name, read_json, redact)
+                  hub_name, read_json, read_recipe, redact)
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
 
 def _card_for(folder: Path, model_id: str) -> str | None:
     """The run's card, its usage snippets naming the repository it is pushed to."""
-    recipe = _read_recipe(folder)
+    recipe = read_recipe(folder)
     if recipe is None:
         return None
     results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
@@ -218,7 +218,7 @@ def merged_folder(directory: Path, metadata: dict[str, Any] | None = None) -> Pa
     for name in (RECIPE, "metrics.json", "train_results.json"):
         if (directory / name).is_file():
             shutil.copyfile(directory / name, building / name)
-    recipe = _read_recipe(directory)
+    recipe = read_recipe(directory)
     if recipe:
         results = json.loads((building / "metrics.json").read_text()) if (building / "metrics.json").is_file() else {}
         write_model_card(building, recipe, results, {**metadata, "kind": "full"})
@@ -228,9 +228,3 @@ def merged_folder(directory: Path, metadata: dict[str, Any] | None = None) -> Pa
     os.replace(building, target)
     return target
 
-
-def _read_recipe(directory: Path) -> dict[str, Any] | None:
-    import yaml
-
-    path = directory / RECIPE
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None

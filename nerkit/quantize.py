@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .inference.tagger import ONNX_FILE
+from .run import read_recipe
 
 logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
@@ -100,20 +101,13 @@ def check_file(run, check_data: str | None):
         if not Path(check_data).is_file():
             raise ExportError(f"--check-data {check_data}: no such file")
         return check_data, DataConfig()
-    recipe_path = Path(run, "recipe.yaml")
-    data = read_yaml(recipe_path).get("data", {}) if recipe_path.is_file() else {}
+    data = (read_recipe(run) or {}).get("data", {})
     validation = data.get("validation")
     if not validation or not Path(validation).is_file():
         raise ExportError(f"{run}: no validation file in recipe.yaml to check the int8 model on "
                           f"({validation or 'none given'}); pass --check-data FILE")
     fields = {k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__}
     return validation, DataConfig(**fields)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def entity_f1(folder: Path, model_path: Path, meta, data: str, data_config, quantized: bool) -> float:

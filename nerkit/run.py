@@ -178,11 +178,16 @@ def _resumes_here(out: Path, resume: Any) -> bool:
         return False
 
 
-def _check_same_run(out: Path, recipe: dict[str, Any]) -> None:
+def read_recipe(folder: str | Path) -> Any:
+    """The recipe a run folder was trained with (its recipe.yaml, parsed), or None without one."""
     import yaml
 
-    saved_path = out / RECIPE
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) if saved_path.is_file() else None
+    path = Path(folder, RECIPE)
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _check_same_run(out: Path, recipe: dict[str, Any]) -> None:
+    saved = read_recipe(out)
     if not isinstance(saved, dict):
         raise RunError(f"output_dir {out} has checkpoints but no {RECIPE}: it is not a nerkit run to resume")
     before = (hub_name(saved["model"]["name_or_path"]), saved.get("lora") is not None)
