@@ -54,12 +54,12 @@ class Tagger:
 
             metadata = source.metadata
             engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
-            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _or(batch_size, "onnx"))
+            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"))
         from ..modeling import load_source
         from .engines import TorchEngine
 
         model, tokenizer, metadata = load_source(source)
-        return cls(TorchEngine(model, device, precision), tokenizer, metadata, _or(batch_size, "torch"))
+        return cls(TorchEngine(model, device, precision), tokenizer, metadata, _batch_size(batch_size, "torch"))
 
     @property
     def device(self) -> str:
@@ -93,13 +93,7 @@ class Tagger:
             starts = tqdm(starts, desc="tagging", unit="batch")
         for start in starts:
             chunk = order[start:start + self.batch_size]
-            width = max(len(input_ids[i]) for i in chunk)
-            ids = np.full((len(chunk), width), pad, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                ids[row, :len(input_ids[i])] = input_ids[i]
-                mask[row, :len(input_ids[i])] = 1
-            best_ids, best = self.engine(ids, mask)
+            best_ids, best = self.engine(*padded([input_ids[i] for i in chunk], pad))
             for row, i in enumerate(chunk):
                 label_ids[i] = best_ids[row].tolist()
                 probs[i] = best[row].tolist()
@@ -120,7 +114,17 @@ class Tagger:
         return results
 
 
-def _or(batch_size: int | None, engine: str) -> int:
+def padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token id rows -> an int64 [B, T] batch padded on the right with `pad`, and its attention mask."""
+    width = max(map(len, rows))
+    ids = np.full((len(rows), width), pad, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)], mask[i, :len(row)] = row, 1
+    return ids, mask
+
+
+def _batch_size(batch_size: int | None, engine: str) -> int:
     return BATCH_SIZE[engine] if batch_size is None else batch_size
 
 
