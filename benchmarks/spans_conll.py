@@ -134,14 +134,11 @@ def compare(paths: dict[str, Path]) -> dict:
 
 
 def _same_documents(a: list[dict], b: list[dict]) -> int:
-    def by_document(sentences):
-        found: dict[int, list] = {}
-        for s in sentences:
-            found.setdefault(s["document"], []).extend(zip(s["tokens"], s["tags"]))
-        return found
+    def words(document: list[dict]) -> list[tuple[str, str]]:
+        return [pair for sentence in document for pair in zip(sentence["tokens"], sentence["tags"])]
 
-    a, b = by_document(a), by_document(b)
-    return sum(a[d] == b.get(d) for d in a)
+    in_b = {document[0]["document"]: words(document) for document in by_document(b)}
+    return sum(words(document) == in_b.get(document[0]["document"]) for document in by_document(a))
 
 
 def train(name: str, overrides: list[str], out: Path, steps: int, seed: int) -> Path:
