@@ -7,9 +7,7 @@ import argparse
 import logging
 import sys
 
-
-class UsageError(ValueError):
-    """A command-line argument that cannot work, found before anything is loaded."""
+from .errors import NerkitError, UsageError
 
 
 def train_command(args) -> int:
@@ -204,7 +202,7 @@ def check_inference_options(args) -> None:
 def is_user_error(err: BaseException) -> bool:
     """nerkit's own errors (bad recipes, data, models, arguments) and OSErrors: files that cannot be read or
     written, model folders transformers cannot load (no weights, no config)."""
-    return type(err).__module__.startswith("nerkit.") or isinstance(err, OSError)
+    return isinstance(err, (NerkitError, OSError))
 
 
 def configure_logging() -> None:

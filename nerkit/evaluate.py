@@ -18,13 +18,10 @@ from .metrics import score
 from .inference.tagger import Tagger
 from .run import write_atomically
 from .schemes import spans
+from .errors import OutputError
 
 logger = logging.getLogger(__name__)
 ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
-
-
-class OutputError(ValueError):
-    """A report path that cannot be used."""
 
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,

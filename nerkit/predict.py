@@ -16,6 +16,7 @@ import sys
 from typing import Any, Iterator
 
 from .inference.tagger import Tagger, entities, load
+from .errors import PredictError
 
 __all__ = ["Tagger", "entities", "load", "predict_to", "main"]
 
@@ -23,10 +24,6 @@ TABLE_FORMATS = ("parquet",)
 JSON_ARRAY_FORMATS = ("label-studio",)
 PAGE_FORMATS = ("html",)  # one page whose legend needs every document's labels: built in memory, then written  # spooled one value per line, written out as one JSON list
 SUFFIXES = {".html": "html", ".htm": "html", ".parquet": "parquet", ".conll": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-
-
-class PredictError(ValueError):
-    """Arguments of `nerkit predict` that cannot work together."""
 
 
 def writers(model: str = "nerkit") -> dict[str, Any]:

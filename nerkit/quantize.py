@@ -15,13 +15,10 @@ from typing import Any
 
 from .inference.tagger import ONNX_FILE
 from .run import read_recipe
+from .errors import ExportError
 
 logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be written, or a quantized model that fails its accuracy check."""
 
 
 @contextlib.contextmanager
