@@ -12,14 +12,14 @@ from .errors import NerkitError, UsageError
 
 def train_command(args) -> int:
     from .config import load_recipe
-    from .train import run
+    from .training import train
 
-    run(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
+    train(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
     return 0
 
 
 def predict_command(args) -> int:
-    from .predict import predict_to
+    from .prediction import predict_to
 
     check_inference_options(args)
     if args.input:
@@ -36,7 +36,7 @@ def predict_command(args) -> int:
 
 def evaluate_command(args) -> int:
     from .config import DataConfig
-    from .evaluate import evaluate, format_errors
+    from .evaluation import evaluate, format_errors
     from .metrics import format_table
 
     check_inference_options(args)
@@ -49,7 +49,7 @@ def evaluate_command(args) -> int:
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     if "char_spans" in report:
-        from .evaluate import format_char_spans
+        from .evaluation import format_char_spans
 
         print(format_char_spans(report["char_spans"]))
     return 0

@@ -136,7 +136,7 @@ class Encoder:
             self.stride = min(32, self.budget // 4)
         if not 0 <= self.stride < self.budget // 2:
             raise ValueError(f"stride={self.stride} must be at least 0 and less than half the window "
-                             f"({self.budget // 2} sub-tokens with max_length={self.max_length})")
+                             f"({self.budget // 2} sub-tokens with a max_length of {self.max_length})")
         self.begin_to_inside = {i: self.label2id.get("I-" + label[2:], i)
                                 for label, i in self.label2id.items() if label.startswith("B-")}
 

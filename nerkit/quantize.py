@@ -108,7 +108,7 @@ def check_file(run, check_data: str | None):
 
 
 def entity_f1(folder: Path, model_path: Path, meta, data: str, data_config, quantized: bool) -> float:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .inference.engines import OnnxEngine
     from .inference.tagger import Tagger
     from .inference.tokenizer import WordTokenizer
