@@ -15,19 +15,23 @@ import warnings
 from typing import Any, Callable
 
 
-def moved_names(old: str, new: str, renamed: dict[str, str] | None = None) -> Callable[[str], Any]:
-    """A module `__getattr__` for module `old`: its names now live in module `new` (some renamed)."""
-    renamed = renamed or {}
+def moved_names(old: str, homes: str | dict[str, str], renamed: dict[str, str] | None = None) -> Callable[[str], Any]:
+    """A module `__getattr__` for module `old`, whose names now live elsewhere: `homes` is the module that
+    holds them all, or a map of name -> "module" or "module:new.name" (`renamed` maps names within one home)."""
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__"):
+        home = homes if isinstance(homes, str) else homes.get(name)
+        if home is None or name.startswith("__"):
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        target = renamed.get(name, name)
+        module, _, path = home.partition(":")
+        path = path or (renamed or {}).get(name, name)
         try:
-            value = getattr(importlib.import_module(new), target)
+            value = importlib.import_module(module)
+            for part in path.split("."):
+                value = getattr(value, part)
         except AttributeError:
             raise AttributeError(f"module {old!r} has no attribute {name!r}") from None
-        warnings.warn(f"{old}.{name} moved to {new}.{target}", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"{old}.{name} moved to {module}.{path}", DeprecationWarning, stacklevel=2)
         return value
 
     return __getattr__

@@ -15,7 +15,7 @@ from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
-from .run import write_atomically
+from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
 
@@ -51,9 +51,8 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(Path(output), lambda path: path.write_text(json.dumps(report, indent=2) + "\n",
-                                                                    encoding="utf-8"))
-        write_atomically(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
+        atomic_write(output, json.dumps(report, indent=2) + "\n")
+        atomic_write(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     return report
 
 

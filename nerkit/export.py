@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .inference.tagger import ONNX_FILE, padded
-from .modeling import load_trained, save_metadata
+from .metadata import OnnxExport, RunMetadata
+from .modeling import load_trained
 from .quantize import MAX_DROP, ExportError, quantize_checked, quiet
 from .run import read_recipe
 
@@ -45,7 +46,7 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ExportError(f"{output} already exists; remove it or choose another --output")
     model, tokenizer, metadata = load_trained(run)
-    if metadata.get("kind") == "adapter":
+    if metadata.kind == "adapter":
         model = model.merge_and_unload()
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
@@ -54,11 +55,10 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         model.config.save_pretrained(str(staging))
         check_tokenizer(tokenizer, staging)
         fused = export_onnx(model, tokenizer, staging / ONNX_FILE, opset)
-        meta = {**metadata, "kind": "full", "engine": "onnx",
-                "onnx": {"file": ONNX_FILE, "opset": opset, "exported_from": str(run), "fused": fused}}
+        meta = metadata.replace(kind="full", engine="onnx", onnx=OnnxExport(ONNX_FILE, opset, str(run), fused))
         if quantize:
-            meta["quantization"] = quantize_checked(staging, meta, run, check_data, per_channel, max_drop, force)
-        save_metadata(staging, meta)
+            meta.quantization = quantize_checked(staging, meta, run, check_data, per_channel, max_drop, force)
+        meta.write(staging)
         for name in COPIED:
             if Path(run, name).is_file():
                 shutil.copyfile(Path(run, name), staging / name)
@@ -158,7 +158,7 @@ def check_tokenizer(tokenizer, folder: Path) -> None:
                           "this tokenizer cannot be exported")
 
 
-def write_card(folder: Path, meta: dict[str, Any]) -> None:
+def write_card(folder: Path, meta: RunMetadata) -> None:
     """The run's model card (when it has a recipe) with a section on the export and its int8 check."""
     recipe = read_recipe(folder)
     text = ""
@@ -170,14 +170,14 @@ def write_card(folder: Path, meta: dict[str, Any]) -> None:
     (folder / "README.md").write_text(text + "\n".join(card_section(meta)) + "\n", encoding="utf-8")
 
 
-def card_section(meta: dict[str, Any]) -> list[str]:
-    fused = ", ".join(sorted(meta["onnx"].get("fused", {}))) or "none"
+def card_section(meta: RunMetadata) -> list[str]:
+    fused = ", ".join(sorted(meta.onnx.fused)) or "none"
     lines = ["## ONNX export", "",
-             f"`{ONNX_FILE}` is this model exported with `nerkit export` (opset {meta['onnx']['opset']}, classifier "
+             f"`{ONNX_FILE}` is this model exported with `nerkit export` (opset {meta.onnx.opset}, classifier "
              "head included, dynamic batch and sequence axes), its layers fused into ONNX Runtime's own operators "
              f"({fused}): it runs in ONNX Runtime on the CPU, with the same tokenizer, windows and offsets as the "
              "PyTorch model, and not in other ONNX runtimes.", ""]
-    q = meta.get("quantization")
+    q = meta.quantization
     if q:
         lines += [f"Weights are quantized to int8 ({q['method']}, {'per channel' if q['per_channel'] else 'per tensor'}). "
                   f"Entity F1 on `{q['check_data']}`: int8 {q['f1_int8']:.4f}, fp32 {q['f1_fp32']:.4f} "

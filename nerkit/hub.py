@@ -16,14 +16,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
-                  hub_name, read_json, read_recipe, redact)
+from .aliases import hub_name
 from .errors import HubError
+from .metadata import RunMetadata
+from .run import MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, check_complete, files_to_push, read_recipe
+from .writing import atomic_write, redact
 
 logger = logging.getLogger(__name__)
 
 
-def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metadata: dict[str, Any]):
+def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metadata: RunMetadata):
     from huggingface_hub import EvalResult, ModelCardData
 
     data = recipe["data"]
@@ -35,11 +37,11 @@ def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metada
                    metric_type=name, metric_name=name.capitalize(), metric_value=round(metrics[name], 4))
         for split, metrics in results.items() for name in ("precision", "recall", "f1", "accuracy")
     ]
-    tags = ["token-classification", "ner", "nerkit"] + (["peft", "lora"] if metadata.get("kind") == "adapter" else [])
+    tags = ["token-classification", "ner", "nerkit"] + (["peft", "lora"] if metadata.kind == "adapter" else [])
     hub = recipe.get("hub") or {}
     return ModelCardData(
         base_model=None if _is_local(base) else base, datasets=[dataset] if data.get("dataset") else None,
-        license=hub.get("license"), library_name="peft" if metadata.get("kind") == "adapter" else "transformers",
+        license=hub.get("license"), library_name="peft" if metadata.kind == "adapter" else "transformers",
         pipeline_tag="token-classification", tags=tags, metrics=["precision", "recall", "f1", "accuracy"],
         model_name=hub.get("model_id") or "nerkit NER model", eval_results=eval_results or None,
     )
@@ -75,8 +77,8 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
     model_id = model_id or (recipe.get("hub") or {}).get("model_id") or "path/to/this/model"
     body = [f"# {data.model_name}", "",
             f"A named-entity recognition model fine-tuned from `{data.base_model or recipe['model']['name_or_path']}` with "
-            f"[nerkit](https://github.com/nerkit/nerkit){' as a LoRA adapter' if metadata.get('kind') == 'adapter' else ''}. "
-            f"Labels: {', '.join(metadata['labels'])}.", "", "## Results", "",
+            f"[nerkit](https://github.com/nerkit/nerkit){' as a LoRA adapter' if metadata.kind == 'adapter' else ''}. "
+            f"Labels: {', '.join(metadata.labels)}.", "", "## Results", "",
             "Entity-level micro scores (seqeval, conlleval-compatible), one prediction per word.", "",
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
@@ -95,7 +97,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
 def _agreement(metadata) -> list[str]:
     """Raw text: how many gold words of each split nerkit's word splitter reproduces (nerkit/agreement.py)."""
     lines = []
-    for split, a in (metadata.get("raw_text_agreement") or {}).items():
+    for split, a in metadata.raw_text_agreement.items():
         lines += ["", f"Raw text: nerkit's word splitter reproduces {100 * a['share']:.2f}% of the {split} words "
                       f"written as natural text ({a['reproduced']:,} of {a['words']:,})."]
         if a["share"] < 0.99:
@@ -112,14 +114,14 @@ def _yaml(value) -> str:
 
 def _usage(model_id: str, metadata) -> list[str]:
     lines = ["## Usage", "", "```bash", f'nerkit predict {model_id} "George Washington went to Washington."', "```", ""]
-    if metadata.get("kind") == "adapter":
+    if metadata.kind == "adapter":
         # PEFT builds the base model from its own config, which knows nothing of this head's labels
-        id2label = ", ".join(f"{i}: {label!r}" for i, label in enumerate(metadata["labels"]))
+        id2label = ", ".join(f"{i}: {label!r}" for i, label in enumerate(metadata.labels))
         return lines + ["This repository holds a LoRA adapter (the classifier head is saved with it). With PEFT:", "",
                         "```python", "from peft import AutoPeftModelForTokenClassification", "",
                         f'model = AutoPeftModelForTokenClassification.from_pretrained("{model_id}", '
                         f"id2label={{{id2label}}})", "```", ""]
-    if metadata.get("engine") == "onnx":  # no PyTorch weights here: transformers cannot load it
+    if metadata.engine == "onnx":  # no PyTorch weights here: transformers cannot load it
         return lines + ["In Python (`pip install 'nerkit[onnx]'`; ONNX Runtime only, no torch needed):", "",
                         "```python", "import nerkit", "",
                         f'nerkit.load("{model_id}").predict(["George Washington went to Washington."])', "```", ""]
@@ -133,10 +135,10 @@ def _limitations(recipe, metadata) -> list[str]:
     source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))
     return ["## Limitations", "",
             f"- Trained on {source}; expect lower scores on text from other domains, periods or languages.",
-            f"- It only knows the entity types {', '.join(sorted({l[2:] for l in metadata['labels'] if l != 'O'}))}.",
+            f"- It only knows the entity types {', '.join(metadata.entity_types)}.",
             "- Whether it is cased follows the base model: an uncased base model ignores capitalisation, "
             "which is a strong NER cue.",
-            f"- Text is split into windows of {metadata.get('max_length')} sub-tokens; no word is truncated.", ""]
+            f"- Text is split into windows of {metadata.max_length} sub-tokens; no word is truncated.", ""]
 
 
 def write_model_card(directory: str | Path, recipe, results, metadata, model_id: str | None = None) -> Path:
@@ -190,19 +192,19 @@ def _card_for(folder: Path, model_id: str) -> str | None:
     if recipe is None:
         return None
     results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
-    return card_text(recipe, results, read_json(folder / METADATA, folder), model_id)
+    return card_text(recipe, results, RunMetadata.from_file(folder / METADATA, folder), model_id)
 
 
-def merged_folder(directory: Path, metadata: dict[str, Any] | None = None) -> Path:
+def merged_folder(directory: Path, metadata: RunMetadata | None = None) -> Path:
     """`<run>/merged`, rebuilt from the adapter unless it was built from exactly the current adapter files
     (their hash is stored beside it); built in a temporary folder renamed at the end."""
     from .modeling import load_source, save_merged
-    from .run import Source
+    from .sources import Source
 
     directory = Path(directory)
     target = directory / MERGED
-    metadata = metadata or read_json(directory / METADATA, directory)
-    if metadata.get("kind") != "adapter":
+    metadata = metadata or RunMetadata.from_file(directory / METADATA, directory)
+    if metadata.kind != "adapter":
         raise HubError(f"{directory} holds a full model; --merged is for LoRA adapter runs")
     current = adapter_hash(directory)
     if (target / MERGED_FROM).is_file() and (target / MERGED_FROM).read_text().strip() == current:
@@ -218,7 +220,7 @@ def merged_folder(directory: Path, metadata: dict[str, Any] | None = None) -> Pa
     recipe = read_recipe(directory)
     if recipe:
         results = json.loads((building / "metrics.json").read_text()) if (building / "metrics.json").is_file() else {}
-        write_model_card(building, recipe, results, {**metadata, "kind": "full"})
+        write_model_card(building, recipe, results, metadata.replace(kind="full"))
     atomic_write(building / MERGED_FROM, current + "\n")
     if target.exists():
         shutil.rmtree(target)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from .config import LoraConfig, ModelConfig
+from .aliases import hub_name, local_path
 from .deprecated import moved_names
-from .run import METADATA, ModelError, Source, hub_name, local_path, resolve, write_json
+from .errors import ModelError
+from .metadata import FILE as METADATA, RunMetadata
+from .sources import Source, resolve
 
-__getattr__ = moved_names(__name__, "nerkit.run", {"resolve_model_path": "local_path"})
+__getattr__ = moved_names(__name__, {"resolve_model_path": "nerkit.aliases:local_path"})
 
 LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forward layers
     "bert": ["query", "key", "value", "dense"],
@@ -114,16 +116,20 @@ def parameter_counts(model) -> tuple[int, int]:
     return trainable, sum(p.numel() for p in model.parameters())
 
 
-def save_metadata(directory: str | Path, metadata: dict[str, Any]) -> None:
-    write_json(Path(directory, METADATA), metadata)
+def save_metadata(directory: str | Path, metadata: RunMetadata) -> None:
+    metadata.write(directory)
 
 
-def read_metadata(name: str | Path, revision: str | None = None, token: str | None = None) -> dict[str, Any]:
-    """nerkit.json of a saved run (local or on the Hub), or what a plain transformers model's config says."""
+def read_metadata(name: str | Path, revision: str | None = None, token: str | None = None) -> RunMetadata:
+    """Deprecated (nerkit never used it): nerkit.json of a saved run, or what a plain model's config says."""
+    import warnings
+
+    warnings.warn("nerkit.modeling.read_metadata is deprecated: use nerkit.sources.resolve(name).metadata",
+                  DeprecationWarning, stacklevel=2)
     return _metadata(resolve(name, revision, token))
 
 
-def _metadata(source: Source) -> dict[str, Any]:
+def _metadata(source: Source) -> RunMetadata:
     if source.metadata is not None:
         return source.metadata
     from transformers import AutoConfig
@@ -139,7 +145,7 @@ def _metadata(source: Source) -> dict[str, Any]:
     if all(str(label).startswith("LABEL_") for label in labels):
         raise ModelError(f"{source.name}: no label maps (no {METADATA}, and config.json has only generic "
                          f"labels {labels[:3]}...); is this a fine-tuned NER model?")
-    return {"labels": labels, "kind": "full"}
+    return RunMetadata(labels)
 
 
 def load_trained(name: str | Path, revision: str | None = None, token: str | None = None):
@@ -148,23 +154,23 @@ def load_trained(name: str | Path, revision: str | None = None, token: str | Non
 
 
 def load_source(source: Source):
-    """(model, tokenizer, metadata) from files already found by nerkit.run.resolve."""
+    """(model, tokenizer, metadata) from files already found by nerkit.sources.resolve."""
     from transformers import AutoModelForTokenClassification
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise around one-line errors
     meta = _metadata(source)
-    labels = meta["labels"]
+    labels = meta.labels
     id2label, label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
     options = dict(revision=source.revision, token=source.token, trust_remote_code=False)
     with loading(source.name):
-        if meta.get("kind") == "adapter":
+        if meta.kind == "adapter":
             from peft import PeftModel
 
-            base_name = meta["base_model"]
+            base_name = meta.base_model
             with loading(base_name):
                 base = AutoModelForTokenClassification.from_pretrained(
-                    local_path(base_name), revision=meta.get("base_revision"), trust_remote_code=False,
+                    local_path(base_name), revision=meta.base_revision, trust_remote_code=False,
                     num_labels=len(labels), id2label=id2label, label2id=label2id)
             model = PeftModel.from_pretrained(base, source.path)
         else:
@@ -176,10 +182,10 @@ def load_source(source: Source):
     return model, load_tokenizer(source.path, source.revision, source.token, name=source.name), meta
 
 
-def save_merged(model, tokenizer, directory: str | Path, metadata: dict[str, Any]) -> Path:
+def save_merged(model, tokenizer, directory: str | Path, metadata: RunMetadata) -> Path:
     """The LoRA weights folded into the base model, loadable without PEFT, written to `directory`."""
     target = Path(directory)
     model.merge_and_unload().save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
-    save_metadata(target, {**metadata, "kind": "full"})
+    metadata.replace(kind="full").write(target)
     return target

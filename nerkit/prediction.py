@@ -161,7 +161,7 @@ def _write_page(tag, documents, output: str | None, field: str, chunk_size: int)
     """`--format html`: every document tagged (chunk by chunk), then one self-contained page, written whole."""
     from .formats.html import write_html
     from .inference.corpus import chunked, tag_chunk
-    from .run import atomic_write
+    from .writing import atomic_write
 
     records = [r for chunk in chunked(documents, chunk_size) for r in _as_documents(tag_chunk(tag, chunk), field)]
     page = io.StringIO()

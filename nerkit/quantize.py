@@ -34,7 +34,7 @@ def quiet():
         root.setLevel(level)
 
 
-def quantize_checked(folder: Path, meta: dict[str, Any], run, check_data, per_channel: bool, max_drop: float,
+def quantize_checked(folder: Path, meta, run, check_data, per_channel: bool, max_drop: float,
                      force: bool) -> dict[str, Any]:
     """Dynamic int8 weights (per output channel by default), scored against the fp32 export."""
     data, data_config = check_file(run, check_data)

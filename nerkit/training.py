@@ -22,7 +22,10 @@ from .data import load_corpus
 from .features import Encoder, gather_word_predictions
 from .metrics import format_table, score
 from .modeling import build_model, load_tokenizer, parameter_counts, wrap_lora
-from .run import begin, finish, hub_name, local_path, write_json
+from .aliases import hub_name, local_path
+from .metadata import RunMetadata
+from .run import begin, finish
+from .writing import write_json
 
 logger = logging.getLogger("nerkit")
 
@@ -223,19 +226,13 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
     if not trainer.is_world_process_zero():
         return
     (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
-    metadata = {
-        "labels": corpus.labels,
-        "kind": "adapter" if recipe.lora is not None else "full",
-        "base_model": hub_name(recipe.model.name_or_path),
-        "source_scheme": corpus.scheme,
-        "max_length": encoder.max_length,
-        "stride": encoder.stride,
-        "context": "document" if encoder.context_size else "sentence",
-        "context_size": encoder.context_size,
-    }
-    if recipe.model.revision:
-        metadata["base_revision"] = recipe.model.revision
-    metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
+    metadata = RunMetadata(
+        labels=corpus.labels, kind="adapter" if recipe.lora is not None else "full",
+        base_model=hub_name(recipe.model.name_or_path), base_revision=recipe.model.revision or None,
+        source_scheme=corpus.scheme, max_length=encoder.max_length, stride=encoder.stride,
+        context="document" if encoder.context_size else "sentence", context_size=encoder.context_size,
+        raw_text_agreement=raw_text_agreement(corpus, recipe.eval.splits),  # share of gold words reproduced
+    )
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
     from .hub import merged_folder, write_model_card

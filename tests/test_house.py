@@ -22,7 +22,7 @@ from conftest import quick_recipe
 
 PACKAGE = Path(nerkit.__file__).parent
 ENTRY_POINTS = {"cli.py", "train.py", "predict.py"}  # the top floor: `nerkit ...` and `python -m nerkit.<x>`
-OLD_HOMES = {"train.py", "predict.py", "evaluate.py", "deprecated.py"}  # compatibility, never imported by nerkit
+OLD_HOMES = {"evaluate.py"}  # compatibility only, never imported by nerkit
 
 
 def library_modules():
@@ -44,9 +44,7 @@ def imported_modules(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", library_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_library_module_never_imports_the_cli_or_an_entry_point(path):
-    forbidden = {"nerkit.cli", "nerkit.train", "nerkit.predict", "nerkit.evaluate", "nerkit.deprecated"}
-    if path.name == "modeling.py":  # its own old names (resolve_model_path) answer through deprecated.py
-        forbidden.discard("nerkit.deprecated")
+    forbidden = {"nerkit.cli", "nerkit.train", "nerkit.predict", "nerkit.evaluate"}
     assert not imported_modules(path) & forbidden
 
 
@@ -145,7 +143,7 @@ def test_train_stays_the_function_after_python_m_style_and_explicit_imports(tiny
 def test_old_import_paths_warn_and_give_the_moved_names():
     from nerkit.evaluation import error_breakdown
     from nerkit.prediction import predict_to
-    from nerkit.run import local_path
+    from nerkit.aliases import local_path
     from nerkit.training import train
 
     with warnings.catch_warnings(record=True) as caught:
@@ -159,6 +157,6 @@ def test_old_import_paths_warn_and_give_the_moved_names():
     messages = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
     assert "nerkit.train.run moved to nerkit.training.train" in messages
     assert "nerkit.predict.predict_to moved to nerkit.prediction.predict_to" in messages
-    assert "nerkit.modeling.resolve_model_path moved to nerkit.run.local_path" in messages
+    assert "nerkit.modeling.resolve_model_path moved to nerkit.aliases.local_path" in messages
     with pytest.raises(ImportError):
         from nerkit.predict import no_such_name  # noqa: F401

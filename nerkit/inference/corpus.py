@@ -22,7 +22,7 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 from ..formats.tables import Document
-from ..run import atomic_write
+from ..writing import atomic_write
 from ..errors import CorpusError
 
 logger = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_predictions
+from ..metadata import RunMetadata
 from ..schemes import spans
 from ..text import split_sentences, split_words
 
@@ -32,16 +33,15 @@ BATCH_SIZE = {"onnx": 32, "torch": 64}
 class Tagger:
     """An engine with the tokenizer, labels and encoding settings it was trained with."""
 
-    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64):
+    def __init__(self, engine, tokenizer, metadata: RunMetadata, batch_size: int = 64):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
-        self.labels: list[str] = metadata["labels"]
+        self.labels: list[str] = metadata.labels
         self.batch_size = batch_size
         try:
-            self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
-                                   metadata.get("max_length", 256), metadata.get("stride"),
-                                   context_size=metadata.get("context_size", 0))
+            self.encoder = Encoder(tokenizer, metadata.label2id, metadata.max_length, metadata.stride,
+                                   context_size=metadata.context_size)
         except ValueError as err:  # settings saved with the model that its tokenizer cannot use
             raise ModelError(f"nerkit.json: {err}") from None
 
@@ -49,7 +49,7 @@ class Tagger:
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",
              revision: str | None = None, token: str | None = None) -> "Tagger":
         """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch."""
-        from ..run import resolve
+        from ..sources import resolve
 
         source = resolve(path, revision, token)
         if source.local and Path(source.path, ONNX_FILE).is_file() and source.metadata is not None:
@@ -57,7 +57,7 @@ class Tagger:
             from .tokenizer import WordTokenizer
 
             metadata = source.metadata
-            engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
+            engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized=metadata.quantization is not None)
             return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"))
         from ..modeling import load_source
         from .engines import TorchEngine

@@ -135,10 +135,10 @@ def describe(tagger, model: str | None) -> dict[str, Any]:
     meta = tagger.metadata
     metrics_file = Path(model, "metrics.json") if model else None
     metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file and metrics_file.is_file() else None
-    return {"model": model, "base_model": meta.get("base_model"), "labels": list(tagger.labels),
-            "entity_types": entity_types(tagger.labels), "max_length": meta.get("max_length"),
-            "stride": meta.get("stride"), "context": meta.get("context", "sentence"),
-            "context_size": meta.get("context_size", 0), "device": tagger.device, "metrics": metrics}
+    return {"model": model, "base_model": meta.base_model, "labels": list(tagger.labels),
+            "entity_types": entity_types(tagger.labels), "max_length": meta.max_length,
+            "stride": meta.stride, "context": meta.context,
+            "context_size": meta.context_size, "device": tagger.device, "metrics": metrics}
 
 
 def render_page(info: dict[str, Any]) -> str:
