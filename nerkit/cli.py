@@ -18,6 +18,29 @@ def train_command(args) -> int:
     return 0
 
 
+class RecipeHelp(argparse.Action):
+    """`nerkit train --help-recipe`: like --help, it prints and exits before the recipe argument is required."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .starter import recipe_help
+
+        print(recipe_help())
+        parser.exit()
+
+
+def init_command(args) -> int:
+    from .starter import init
+
+    written = init(args.recipe, args.data, args.validation, args.test)
+    print("wrote " + ", ".join(map(str, written)))
+    print(f"train it:  {'cd ' + str(written[0].parent) + ' && ' if str(written[0].parent) != '.' else ''}"
+          f"nerkit train {written[0].name}")
+    return 0
+
+
 def predict_command(args) -> int:
     from .prediction import predict_to
 
@@ -87,7 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
+    train.add_argument("--help-recipe", action=RecipeHelp, help="list every recipe key with its type, default and help")
     train.set_defaults(func=train_command)
+
+    init = commands.add_parser("init", help="write a recipe that trains as written (offline model, sample data)")
+    init.add_argument("recipe", nargs="?", default="recipe.yaml", help="the recipe to write (default: recipe.yaml)")
+    init.add_argument("--data", help="your training file instead of the sample (format and scheme are detected)")
+    init.add_argument("--validation", help="with --data: your validation file")
+    init.add_argument("--test", help="with --data: your test file")
+    init.set_defaults(func=init_command)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")

@@ -1,6 +1,9 @@
 """Writes the quick-start sample data: template sentences with invented combinations of common names.
 
-    python recipes/sample/make_sample.py   # -> recipes/sample/{train,validation,test}.conll
+    python recipes/sample/make_sample.py   # -> nerkit/sample/{train,validation,test}.conll
+
+The files ship inside the package (`nerkit init` copies them beside a new recipe); recipes/sample/ holds
+links to them, so the repository's recipes and tests read the same files.
 
 Small, deterministic and written by this project (not taken from any corpus), in CoNLL IOB2 columns
 with -DOCSTART- document boundaries, so the offline default exercises the same reader as real data.
@@ -56,6 +59,6 @@ def write(path: Path, documents: int, seed: int) -> None:
 
 
 if __name__ == "__main__":
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parents[2] / "nerkit" / "sample"
     for name, documents, seed in (("train", 60, 1), ("validation", 12, 2), ("test", 12, 3)):
         write(here / f"{name}.conll", documents, seed)
