@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .errors import RecipeError
+from .errors import RecipeError, not_utf8
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
@@ -144,8 +144,7 @@ def read_recipe_text(path: str | Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line, line_start = data.count(b"\n", 0, err.start) + 1, data.rfind(b"\n", 0, err.start) + 1
-        raise RecipeError(f"{path}:{line}: not valid UTF-8 ({err.reason} at byte {err.start - line_start}); "
-                          "save the recipe as UTF-8") from None
+        raise RecipeError(not_utf8(f"{path}:{line}", err, line_start) + "; save the recipe as UTF-8") from None
 
 
 def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
@@ -302,5 +301,8 @@ def _type_name(hint: Any) -> str:
 
 
 def describe(cls: type = Recipe, prefix: str = "") -> list[tuple[str, str]]:
-    """(dotted key, help) for every recipe field; recipe_keys gives their types and defaults too."""
+    """Deprecated: (dotted key, help) of every recipe field; recipe_keys gives their types and defaults too."""
+    import warnings
+
+    warnings.warn("nerkit.config.describe is deprecated: use nerkit.config.recipe_keys", DeprecationWarning, stacklevel=2)
     return [(row.key, row.help) for row in recipe_keys(cls, prefix)]

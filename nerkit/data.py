@@ -17,16 +17,14 @@ from typing import Any
 
 from .config import DataConfig
 from .formats.spans import SPAN_FORMATS, detect_format
-from .formats import DataError, numbered_lines
-from .formats.conll import read_conll
+from .formats import SUFFIXES, DataError, numbered_lines
+from .formats.conll import CONLL_SUFFIXES, read_conll
 from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
-FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
-           ".train": "conll", ".testa": "conll", ".testb": "conll", ".dev": "conll", ".test": "conll",
-           ".bmes": "conll", ".char": "conll",
-           ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
+FORMATS = {**dict.fromkeys(CONLL_SUFFIXES, "conll"),
+           **{suffix: fmt for suffix, fmt in SUFFIXES.items() if fmt in ("jsonl", "json", "parquet")}}
 
 
 @dataclass
@@ -135,11 +133,11 @@ def read_span_file(path: str | Path, fmt: str, cfg: DataConfig) -> list[dict[str
 
 def read_span_documents(path: str | Path, fmt: str, cfg: DataConfig, stats=None):
     """The checked documents (text and character spans) of a span-format file."""
-    from .formats.spans import SpanError, read_documents
+    from .formats.spans import SpanError, span_documents
 
     records = read_records(path, "json" if _is_json_list(path) else "jsonl")
     try:
-        return read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
+        return span_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
     except SpanError as err:
         raise DataError(str(err)) from None
 
@@ -165,11 +163,11 @@ def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
 
 
 def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
-    from .formats.spans import SpanError, SpanStats, read_documents, to_sentences
+    from .formats.spans import SpanError, SpanStats, span_documents, to_sentences
 
     stats, sentences = SpanStats(), []
     try:
-        documents = read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
+        documents = span_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
         for number, document in enumerate(documents):
             found, split = to_sentences(document, number)
             sentences += found

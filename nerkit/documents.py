@@ -7,13 +7,16 @@ import json
 import sys
 from typing import IO, Any, Iterable
 
+from .deprecated import moved_names
 from .formats.conll import write_conll  # noqa: F401  (re-exported: it lives with the CoNLL reader)
 from .formats.tables import InputError, read_jsonl, read_lines
 
-__all__ = ["InputError", "read_documents", "write_jsonl", "write_conll", "show", "default_format"]
+__getattr__ = moved_names(__name__, {"read_documents": "nerkit.documents:read_texts"})
+
+__all__ = ["InputError", "read_texts", "write_jsonl", "write_conll", "show", "default_format"]
 
 
-def read_documents(stream: IO[bytes], name: str, text_field: str | None = None, skip_invalid: bool = False) -> list[str]:
+def read_texts(stream: IO[bytes], name: str, text_field: str | None = None, skip_invalid: bool = False) -> list[str]:
     """The texts of a text-lines file (or JSON Lines with `text_field`), in memory; bad lines are left
     out with `skip_invalid`. Corpus runs read lazily instead (formats/tables.py)."""
     documents = read_jsonl(stream, name, text_field, skip_invalid) if text_field else \

@@ -22,8 +22,7 @@ __all__ = ["Tagger", "entities", "load", "predict_to"]
 
 TABLE_FORMATS = ("parquet",)
 JSON_ARRAY_FORMATS = ("label-studio",)
-PAGE_FORMATS = ("html",)  # one page whose legend needs every document's labels: built in memory, then written  # spooled one value per line, written out as one JSON list
-SUFFIXES = {".html": "html", ".htm": "html", ".parquet": "parquet", ".conll": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+PAGE_FORMATS = ("html",)  # one page whose legend needs every document's labels: built in memory, then written
 
 
 def writers(model: str = "nerkit") -> dict[str, Any]:
@@ -31,7 +30,7 @@ def writers(model: str = "nerkit") -> dict[str, Any]:
     from functools import partial
 
     from .documents import write_conll, write_jsonl
-    from .formats.spans import write_doccano, write_label_studio_tasks, write_spans
+    from .formats.span_writers import write_doccano, write_label_studio_tasks, write_spans
 
     return {"jsonl": write_jsonl, "conll": write_conll, "spans": write_spans, "doccano": write_doccano,
             "label-studio": partial(write_label_studio_tasks, model_version=str(model))}
@@ -48,7 +47,10 @@ def output_format(output: str | None, fmt: str | None) -> str:
     if fmt:
         return fmt
     if output:
-        return SUFFIXES.get(os.path.splitext(output)[1].lower(), "jsonl")
+        from .formats import suffix_format
+
+        fmt = suffix_format(output) or "jsonl"
+        return "jsonl" if fmt == "json" else fmt  # a .json output holds JSON Lines
     return default_format(sys.stdout)
 
 
@@ -88,13 +90,13 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
 def _documents(texts, input, dataset, split, dataset_config, text_field, input_format, skip_invalid):
     """(lazy documents, their number if known, the input's name, its Arrow schema if it has one)."""
     from .formats import tables
-    from .formats.tables import (Document, check_input_file, count_documents, open_dataset, read_dataset,
+    from .formats.tables import (InputRecord, check_input_file, count_documents, open_dataset, read_dataset,
                                  read_jsonl, read_lines, read_parquet)
 
     if sum(map(bool, (texts, input, dataset))) > 1:
         raise PredictError("give documents as arguments, --input or --dataset, not several")
     if texts:
-        return [Document({"text": t}, t) for t in texts], len(texts), "<arguments>", None
+        return [InputRecord({"text": t}, t) for t in texts], len(texts), "<arguments>", None
     if dataset:
         name = f"{dataset}[{split}]"
         stream = open_dataset(dataset, split, dataset_config)
@@ -148,9 +150,7 @@ def _sink(fmt: str, field: str, hint, model: str):
     write = _writer(fmt, model)
 
     def encode(records: list[dict[str, Any]]) -> bytes:
-        text = io.StringIO()
-        write(records if fmt == "jsonl" else _as_documents(records, field), text)
-        return text.getvalue().encode("utf-8")
+        return _written(write, records if fmt == "jsonl" else _as_documents(records, field)).encode("utf-8")
 
     if fmt in JSON_ARRAY_FORMATS:
         return Sink(encode, _json_array_file, concatenated=False)
@@ -174,7 +174,7 @@ def _write_page(tag, documents, output: str | None, field: str, chunk_size: int)
 
 
 def _json_array_file(chunks, path: str) -> None:
-    from .formats.spans import json_array
+    from .formats.span_writers import json_array
 
     with open(path, "w", encoding="utf-8") as out:
         json_array((line for blob in chunks() for line in blob.decode("utf-8").splitlines()), out)
@@ -188,27 +188,28 @@ def _writer(fmt: str, model: str = "nerkit"):
 
 
 def _stream(tag, documents, fmt: str, field: str, chunk_size: int, model: str = "nerkit") -> None:
-    """To stdout, chunk by chunk, as the run goes (a JSON list is opened first and closed at the end)."""
+    """To stdout, chunk by chunk, as the run goes (a JSON list's items too: opened first, closed at the end)."""
     from .documents import show
+    from .formats.span_writers import json_array
     from .inference.corpus import chunked, tag_chunk
 
     write = show if fmt == "pretty" else _writer(fmt, model)
-    array = fmt in JSON_ARRAY_FORMATS
-    first = True
-    if array:
-        sys.stdout.write("[")
-    for chunk in chunked(documents, chunk_size):
-        records = tag_chunk(tag, chunk)
-        records = records if fmt == "jsonl" else _as_documents(records, field)
-        if not array:
-            write(records, sys.stdout)
-        else:
-            text = io.StringIO()
-            write(records, text)
-            for line in text.getvalue().splitlines():
-                sys.stdout.write(("\n" if first else ",\n") + line)
-                first = False
-        sys.stdout.flush()
-    if array:
-        sys.stdout.write("\n]\n")
+
+    def tagged():
+        for chunk in chunked(documents, chunk_size):
+            records = tag_chunk(tag, chunk)
+            yield records if fmt == "jsonl" else _as_documents(records, field)
+            sys.stdout.flush()
+
+    if fmt in JSON_ARRAY_FORMATS:
+        json_array((line for records in tagged() for line in _written(write, records).splitlines()), sys.stdout)
+        return
+    for records in tagged():
+        write(records, sys.stdout)
+
+
+def _written(write, records: list[dict[str, Any]]) -> str:
+    text = io.StringIO()
+    write(records, text)
+    return text.getvalue()
 

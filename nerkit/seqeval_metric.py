@@ -20,10 +20,12 @@ from typing import Any, Sequence
 import datasets
 import evaluate
 
-from .schemes import SchemeError, split_tag, to_iob2
+from .deprecated import moved_names
 from .errors import MetricError
+from .schemes import SchemeError, split_tag, to_iob2
 
-SCHEMES = ("IOB2", "IOB1")
+SEQEVAL_SCHEMES = ("IOB2", "IOB1")
+__getattr__ = moved_names(__name__, {"SCHEMES": "nerkit.seqeval_metric:SEQEVAL_SCHEMES"})
 MODES = ("default", "strict")
 
 _DESCRIPTION = """nerkit's entity-level scores: seqeval (conlleval-compatible by default, or strict IOB2),
@@ -116,7 +118,7 @@ def check_mode(mode: str | None) -> str:
 
 
 def check_scheme(scheme: str) -> str:
-    if not isinstance(scheme, str) or scheme.upper() not in SCHEMES:
+    if not isinstance(scheme, str) or scheme.upper() not in SEQEVAL_SCHEMES:
         raise MetricError(f"unknown scheme {scheme!r}; expected IOB2 or IOB1 (the scheme of the tags; IOB1 is "
                           "converted to IOB2; convert other schemes with nerkit.schemes.to_iob2 first)")
     return scheme.upper()

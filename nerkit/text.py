@@ -11,7 +11,7 @@ corpora annotate them and as BERT's basic tokenizer splits them. The text itself
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import regex
 
@@ -73,6 +73,14 @@ class Word(NamedTuple):  # a tuple: built once per word of every text, several t
 
 def split_words(text: str) -> list[Word]:
     return [Word(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def entity_offsets(words: Sequence[Word], tags: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+    """IOB2 word tags -> (label, first word, end word, start char, end char) of each entity, decoded as
+    evaluation decodes them: the one way from tagged words to character spans (Tagger, span exports)."""
+    from .schemes import spans
+
+    return [(kind, first, last, words[first].start, words[last - 1].end) for kind, first, last in spans(tags)]
 
 
 def is_cjk(character: str) -> bool:

@@ -9,7 +9,7 @@ import threading
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nerkit.formats.tables import Document, InputError, arrow_chunk, read_jsonl, read_lines, write_parquet
+from nerkit.formats.tables import InputRecord, InputError, arrow_chunk, read_jsonl, read_lines, write_parquet
 from nerkit.inference.corpus import CorpusError, Processes, Sink, concatenate, run_corpus, spool_path
 from nerkit.prediction import PredictError, predict_to
 
@@ -30,7 +30,7 @@ def jsonl_sink():
 
 
 def documents(n):
-    return [Document({"id": i, "text": f"doc{i} words"}, f"doc{i} words") for i in range(n)]
+    return [InputRecord({"id": i, "text": f"doc{i} words"}, f"doc{i} words") for i in range(n)]
 
 
 class Rank(Processes):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nerkit.documents import InputError, read_documents
+from nerkit.documents import InputError, read_texts
 from nerkit.modeling import ModelError
 from nerkit.inference.tagger import Tagger, entities
 from nerkit.text import split_words
@@ -90,15 +90,15 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(trained_run, capsys):
 
 def test_read_documents_errors_name_the_line():
     with pytest.raises(InputError, match=r"docs\.txt:2: not valid UTF-8"):
-        read_documents(io.BytesIO(b"fine\n\xff\xfe\n"), "docs.txt")
+        read_texts(io.BytesIO(b"fine\n\xff\xfe\n"), "docs.txt")
     with pytest.raises(InputError, match=r"d\.jsonl:2: invalid JSON"):
-        read_documents(io.BytesIO(b'{"body": "a"}\n{nope\n'), "d.jsonl", text_field="body")
+        read_texts(io.BytesIO(b'{"body": "a"}\n{nope\n'), "d.jsonl", text_field="body")
     with pytest.raises(InputError, match=r"d\.jsonl:1: expected an object with a string field 'body'"):
-        read_documents(io.BytesIO(b'{"text": "a"}\n'), "d.jsonl", text_field="body")
+        read_texts(io.BytesIO(b'{"text": "a"}\n'), "d.jsonl", text_field="body")
 
 
 def test_read_documents_can_skip_invalid_lines_and_keeps_empty_ones():
-    assert read_documents(io.BytesIO(b"a\n\xff\n\nb\r\n"), "d.txt", skip_invalid=True) == ["a", "", "b"]
+    assert read_texts(io.BytesIO(b"a\n\xff\n\nb\r\n"), "d.txt", skip_invalid=True) == ["a", "", "b"]
 
 
 def nerkit(*args, stdin=None):

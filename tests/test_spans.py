@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from nerkit.config import DataConfig
 from nerkit.data import DataError, load_corpus, read_file, read_span_documents
-from nerkit.formats.spans import (Document, SpanStats, checked_document, spans_from_tags, to_sentences,
-                                  words_and_tags, write_doccano, write_label_studio, write_spans)
+from nerkit.formats.span_writers import write_doccano, write_label_studio, write_spans
+from nerkit.formats.spans import SpanDocument, SpanStats, checked_document, spans_from_tags, to_sentences, words_and_tags
 
 DATA = Path(__file__).parent / "data" / "spans"
 NEWS = "Anna Smith joined Acme Corp. in Paris on Monday.\nShe met John Smith there."
@@ -69,7 +69,7 @@ def test_spans_round_trip_through_words_and_tags_exactly(case):
 @given(texts_with_spans())
 def test_sentences_never_break_inside_a_span(case):
     text, spans = case
-    sentences, _ = to_sentences(Document(text, spans, "doc"), 0)
+    sentences, _ = to_sentences(SpanDocument(text, spans, "doc"), 0)
     assert all(s["tags"][0][:2] != "I-" for s in sentences)
     words, tags, _ = words_and_tags(text, spans)
     assert [t for s in sentences for t in s["tags"]] == tags

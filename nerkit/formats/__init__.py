@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, not_utf8
+
+# The format a file's name says: the one map for labelled data, predict's inputs and its outputs (each adds
+# only its own default; labelled CoNLL data also comes as .txt, .iob, ...: formats/conll.py).
+SUFFIXES = {".conll": "conll", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".json": "json",
+            ".parquet": "parquet", ".html": "html", ".htm": "html"}
+
+
+def suffix_format(path: str | Path | None) -> str | None:
+    name = str(path or "").lower()
+    return next((fmt for suffix, fmt in SUFFIXES.items() if name.endswith(suffix)), None)
 
 
 def numbered_lines(path: str | Path):
@@ -16,5 +26,5 @@ def numbered_lines(path: str | Path):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+                raise DataError(not_utf8(f"{path}:{number}", err)) from None
             yield number, text.rstrip("\r\n").lstrip("\ufeff")

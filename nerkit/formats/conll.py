@@ -16,6 +16,10 @@ from typing import IO, Any, Iterable
 
 from . import DataError, numbered_lines
 
+# Labelled column files come under many names (CoNLL-2003's eng.testa, MSRA's .bmes, ...).
+CONLL_SUFFIXES = (".conll", ".txt", ".tsv", ".iob", ".bio", ".train", ".testa", ".testb", ".dev", ".test", ".bmes",
+                  ".char")
+
 
 def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True, token_column: int = 0,
                comment_prefix: str | None = None) -> list[dict[str, Any]]:

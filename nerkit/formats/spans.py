@@ -1,31 +1,35 @@
-"""Text with character spans <-> words with IOB2 tags; Label Studio, doccano and spans JSON(L), read and written.
+"""Text with character spans <-> words with IOB2 tags; Label Studio, doccano and spans JSON(L) read.
 
-Every reader turns its records into `Document`s (text + (start, end, label) spans, checked), and
+Every reader turns its records into `SpanDocument`s (text + (start, end, label) spans, checked), and
 `to_sentences` turns a document into nerkit's sentence records with the same splitter `nerkit predict`
 uses (nerkit/text.py). A span boundary inside a word splits the word there, so no span is lost or
-moved; a sentence break inside a span is not taken. The writers take `Tagger.predict` results.
+moved; a sentence break inside a span is not taken. The writers of the same formats are span_writers.py.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable
+from typing import Any, Iterable
 
-from ..text import Word, split_sentences, split_words
+from ..text import Word, entity_offsets, split_sentences, split_words
+from ..deprecated import moved_names
 from ..errors import SpanError
 
 logger = logging.getLogger(__name__)
+__getattr__ = moved_names(__name__, {
+    "Document": "nerkit.formats.spans:SpanDocument", "read_documents": "nerkit.formats.spans:span_documents",
+    **dict.fromkeys(("write_spans", "write_doccano", "label_studio_task", "write_label_studio_tasks",
+                     "write_label_studio", "json_array"), "nerkit.formats.span_writers")})
 SPAN_FORMATS = ("label-studio", "doccano", "spans")
 ANNOTATIONS = ("first-completed", "last-completed", "predictions")
 OVERLAPS = ("error", "longest")
 
 
 @dataclass
-class Document:
+class SpanDocument:
     text: str
     spans: list[tuple[int, int, str]]  # (start, end, label), character offsets into text
     where: str  # file and record, for messages
@@ -76,12 +80,10 @@ def words_and_tags(text: str, spans: list[tuple[int, int, str]]) -> tuple[list[W
 
 def spans_from_tags(words: list[Word], tags: list[str]) -> list[tuple[int, int, str]]:
     """IOB2 word tags -> (start, end, label) character spans, decoded as evaluation decodes them."""
-    from ..schemes import spans
-
-    return [(words[first].start, words[last - 1].end, kind) for kind, first, last in spans(tags)]
+    return [(start, end, kind) for kind, _, _, start, end in entity_offsets(words, tags)]
 
 
-def to_sentences(document: Document, number: int) -> tuple[list[dict[str, Any]], int]:
+def to_sentences(document: SpanDocument, number: int) -> tuple[list[dict[str, Any]], int]:
     """One document -> nerkit sentence records (document id `number`); also the count of words cut."""
     try:
         words, tags, split = words_and_tags(document.text, document.spans)
@@ -112,7 +114,7 @@ def _merge_inside_spans(sentences: list[list[Word]], tags: list[str]) -> list[li
 # ---- checks shared by the readers ----------------------------------------------------------------
 
 def checked_document(text: Any, raw_spans: list[tuple[Any, Any, Any, Any]], where: str, overlaps: str,
-                     stats: SpanStats) -> Document:
+                     stats: SpanStats) -> SpanDocument:
     """Check (start, end, label, text-or-None) spans against the text; trim whitespace at their edges;
     resolve overlaps."""
     if not isinstance(text, str):
@@ -135,7 +137,7 @@ def checked_document(text: Any, raw_spans: list[tuple[Any, Any, Any, Any]], wher
         if start == end:
             raise SpanError(f"{where}: span ({label}) covers only whitespace")
         spans.append((start, end, label))
-    return Document(text, _resolve_overlaps(spans, where, overlaps, stats), where)
+    return SpanDocument(text, _resolve_overlaps(spans, where, overlaps, stats), where)
 
 
 def _from_utf16(text: str, start: int, end: int, quoted: str, where: str, label: str) -> tuple[int, int]:
@@ -188,9 +190,9 @@ def detect_format(record: Any) -> str | None:
     return None
 
 
-def read_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str = "text",
+def span_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str = "text",
                    annotation: str = "first-completed", overlaps: str = "error",
-                   stats: SpanStats | None = None) -> list[Document]:
+                   stats: SpanStats | None = None) -> list[SpanDocument]:
     """Records of a span format -> checked documents (records without annotations are skipped and counted)."""
     if fmt not in SPAN_FORMATS:
         raise SpanError(f"unknown span format {fmt!r}; expected one of {', '.join(SPAN_FORMATS)}")
@@ -266,53 +268,3 @@ def _spans(record: dict, where: str, text_field: str, annotation: str, stats: Sp
     if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
         raise SpanError(f"{where}: \"spans\" must be a list of objects with start, end and label")
     return text, [(e.get("start"), e.get("end"), e.get("label"), e.get("text")) for e in items]
-
-
-# ---- writers: Tagger.predict results -> what each tool imports -----------------------------------
-
-def write_spans(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """spaCy / Prodigy style: {"text", "spans": [{"start", "end", "label", "text", "score"}]} per line."""
-    for result in results:
-        spans = [{k: e[k] for k in ("start", "end", "label", "text", "score") if k in e} for e in result["entities"]]
-        out.write(json.dumps({"text": result["text"], "spans": spans}, ensure_ascii=False) + "\n")
-
-
-def write_doccano(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """doccano's sequence-labelling import: {"text", "label": [[start, end, label], ...]} per line."""
-    for result in results:
-        labels = [[e["start"], e["end"], e["label"]] for e in result["entities"]]
-        out.write(json.dumps({"text": result["text"], "label": labels}, ensure_ascii=False) + "\n")
-
-
-def label_studio_task(result: dict[str, Any], model_version: str = "nerkit") -> dict[str, Any]:
-    """One Label Studio task with pre-annotations for the NER template (`<Labels name="label" toName="text">`
-    over `<Text name="text" value="$text">`): one prediction, a score per span, the task's score the
-    lowest span score (Label Studio sorts tasks by it)."""
-    regions = [{"id": f"r{k}", "from_name": "label", "to_name": "text", "type": "labels",
-                "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["label"]]},
-                **({"score": e["score"]} if "score" in e else {})}
-               for k, e in enumerate(result["entities"])]
-    prediction: dict[str, Any] = {"model_version": model_version, "result": regions}
-    scores = [r["score"] for r in regions if "score" in r]
-    if scores:
-        prediction["score"] = min(scores)
-    return {"data": {"text": result["text"]}, "predictions": [prediction]}
-
-
-def write_label_studio_tasks(results: Iterable[dict[str, Any]], out: IO[str], model_version: str = "nerkit") -> None:
-    """One task per line: what a chunked run spools before `json_array` turns the lines into Label Studio's list."""
-    for result in results:
-        out.write(json.dumps(label_studio_task(result, model_version), ensure_ascii=False) + "\n")
-
-
-def write_label_studio(results: Iterable[dict[str, Any]], out: IO[str], model_version: str = "nerkit") -> None:
-    """A JSON list of Label Studio tasks (Label Studio imports a JSON list, not JSON Lines)."""
-    json_array((json.dumps(label_studio_task(r, model_version), ensure_ascii=False) for r in results), out)
-
-
-def json_array(items: Iterable[str], out: IO[str]) -> None:
-    """JSON values, one per item, written as one JSON list."""
-    out.write("[")
-    for number, item in enumerate(items):
-        out.write(("," if number else "") + "\n" + item)
-    out.write("\n]\n")

@@ -1,9 +1,9 @@
 """Documents for corpus runs: text lines, JSON Lines, Parquet and Hub datasets, read lazily with every
 field of a record kept; Parquet written chunk by chunk.
 
-Every reader yields `Document(fields, text)`: `fields` is the input record (`{"text": line}` for a text
+Every reader yields `InputRecord(fields, text)`: `fields` is the input record (`{"text": line}` for a text
 line) and `text` the string to tag. Under `skip_invalid` a bad record becomes
-`Document({"line": N, "error": ...}, None)` (`"row"` for Parquet and datasets): it keeps its place, so
+`InputRecord({"line": N, "error": ...}, None)` (`"row"` for Parquet and datasets): it keeps its place, so
 output and input counts match.
 """
 
@@ -14,15 +14,18 @@ import logging
 import os
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
-from ..errors import InputError
+from ..deprecated import moved_names
+from ..errors import InputError, not_utf8
+from . import SUFFIXES, suffix_format
 
 logger = logging.getLogger(__name__)
+__getattr__ = moved_names(__name__, {"Document": "nerkit.formats.tables:InputRecord"})
 
 INPUT_FORMATS = ("text", "jsonl", "parquet")
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
+JSONL_SUFFIXES = tuple(suffix for suffix, fmt in SUFFIXES.items() if fmt == "jsonl")
 
 
-class Document(NamedTuple):
+class InputRecord(NamedTuple):
     fields: dict[str, Any]
     text: str | None  # None: an error record written in the input's place
 
@@ -31,12 +34,10 @@ def input_format(path: str | None, text_field: str | None, declared: str = "auto
     """text, jsonl or parquet: as declared, else from the suffix; --text-field alone means JSON Lines."""
     if declared != "auto":
         return declared
-    name = (path or "").lower()
-    if name.endswith(".parquet"):
+    fmt = suffix_format(path)
+    if fmt == "parquet":
         return "parquet"
-    if name.endswith(JSONL_SUFFIXES) or text_field is not None:
-        return "jsonl"
-    return "text"
+    return "jsonl" if fmt == "jsonl" or text_field is not None else "text"
 
 
 def check_input_file(path: str) -> None:
@@ -46,7 +47,7 @@ def check_input_file(path: str) -> None:
         raise InputError(f"{path}: no such file")
 
 
-def read_lines(stream: IO[bytes], name: str, skip_invalid: bool = False) -> Iterator[Document]:
+def read_lines(stream: IO[bytes], name: str, skip_invalid: bool = False) -> Iterator[InputRecord]:
     """One document per line; an empty line is an empty document."""
     for number, raw in enumerate(stream, start=1):
         try:
@@ -54,13 +55,13 @@ def read_lines(stream: IO[bytes], name: str, skip_invalid: bool = False) -> Iter
             if line.startswith("{") and _is_object(line):
                 raise InputError(f"{name}:{number}: a JSON object where a text line was expected "
                                  "(JSON Lines input: name the file .jsonl, or give --text-field or --input-format jsonl)")
-            yield Document({"text": line}, line)
+            yield InputRecord({"text": line}, line)
         except InputError as err:
             yield _invalid(err, "line", number, skip_invalid)
 
 
 def read_jsonl(stream: IO[bytes], name: str, text_field: str | None = None,
-               skip_invalid: bool = False) -> Iterator[Document]:
+               skip_invalid: bool = False) -> Iterator[InputRecord]:
     """One JSON object per line with a string field `text_field` (default `text`); every field is kept.
     A blank line is an empty document."""
     field = text_field or "text"
@@ -68,7 +69,7 @@ def read_jsonl(stream: IO[bytes], name: str, text_field: str | None = None,
         try:
             line = _decode(raw, name, number)
             if not line.strip():
-                yield Document({field: ""}, "")
+                yield InputRecord({field: ""}, "")
                 continue
             record = _parse(line, name, number)
             if "\\ud" in line.lower():
@@ -79,7 +80,7 @@ def read_jsonl(stream: IO[bytes], name: str, text_field: str | None = None,
 
 
 def read_parquet(path: str, text_field: str | None = None, skip_invalid: bool = False,
-                 batch_rows: int = 1024) -> Iterator[Document]:
+                 batch_rows: int = 1024) -> Iterator[InputRecord]:
     """The rows of a Parquet file, read one record batch at a time."""
     import pyarrow.parquet as pq
 
@@ -99,7 +100,7 @@ def open_dataset(name: str, split: str = "train", config: str | None = None):
     return load_dataset(name, config, split=split, streaming=True)
 
 
-def read_dataset(dataset, name: str, text_field: str | None = None, skip_invalid: bool = False) -> Iterator[Document]:
+def read_dataset(dataset, name: str, text_field: str | None = None, skip_invalid: bool = False) -> Iterator[InputRecord]:
     """The records of a streamed dataset (from `open_dataset`)."""
     field = text_field or "text"
     columns = list(dataset.features or {}) if getattr(dataset, "features", None) is not None else None
@@ -127,7 +128,7 @@ def count_documents(path: str | None, fmt: str, dataset=None, split: str | None 
     return lines + (last != b"\n")
 
 
-def _rows(rows: Iterable[dict], field: str, name: str, skip_invalid: bool) -> Iterator[Document]:
+def _rows(rows: Iterable[dict], field: str, name: str, skip_invalid: bool) -> Iterator[InputRecord]:
     for number, row in enumerate(rows, start=1):
         try:
             yield _record(row, field, f"{name}: row {number}")
@@ -139,7 +140,7 @@ def _decode(raw: bytes, name: str, number: int) -> str:
     try:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as err:
-        raise InputError(f"{name}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+        raise InputError(not_utf8(f"{name}:{number}", err)) from None
 
 
 def _is_object(line: str) -> bool:
@@ -158,11 +159,11 @@ def _parse(line: str, name: str, number: int) -> Any:
         raise InputError(f"{name}:{number}: invalid JSON ({err.msg}){hint}") from None
 
 
-def _record(record: Any, field: str, where: str) -> Document:
+def _record(record: Any, field: str, where: str) -> InputRecord:
     if not isinstance(record, dict) or not isinstance(record.get(field), str):
         raise InputError(f"{where}: expected an object with a string field {field!r}"
                          + ("" if field != "text" else " (another field: --text-field)"))
-    return Document(record, record[field])
+    return InputRecord(record, record[field])
 
 
 def _check_surrogates(record: Any, where: str) -> None:
@@ -172,11 +173,11 @@ def _check_surrogates(record: Any, where: str) -> None:
         raise InputError(f"{where}: a lone surrogate escape (such as \\ud800) is not valid Unicode text") from None
 
 
-def _invalid(err: InputError, unit: str, number: int, skip_invalid: bool) -> Document:
+def _invalid(err: InputError, unit: str, number: int, skip_invalid: bool) -> InputRecord:
     if not skip_invalid:
         raise err
     logger.warning("%s (written as an error record)", err)
-    return Document({unit: number, "error": str(err)}, None)
+    return InputRecord({unit: number, "error": str(err)}, None)
 
 
 # Parquet output: each chunk becomes one Arrow IPC stream (kept in the run's spool), merged at the end.

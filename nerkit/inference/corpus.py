@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
-from ..formats.tables import Document
+from ..formats.tables import InputRecord
 from ..writing import atomic_write
 from ..errors import CorpusError
 
@@ -42,13 +42,13 @@ def concatenate(chunks: Callable[[], Iterator[bytes]], path: str) -> None:
             out.write(blob)
 
 
-def chunked(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def chunked(documents: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
     documents = iter(documents)
     while chunk := list(islice(documents, size)):
         yield chunk
 
 
-def tag_chunk(tag: Callable[[list[str]], list[dict]], chunk: list[Document]) -> list[dict[str, Any]]:
+def tag_chunk(tag: Callable[[list[str]], list[dict]], chunk: list[InputRecord]) -> list[dict[str, Any]]:
     """Input records with `entities` added; error records (no text) stay as they are, in their place."""
     results = iter(tag([d.text for d in chunk if d.text is not None]))
     return [{**d.fields, "entities": next(results)["entities"]} if d.text is not None else d.fields for d in chunk]
@@ -156,7 +156,7 @@ def processes() -> Processes:
     return Processes(dist.get_rank(), dist.get_world_size())
 
 
-def run_corpus(tag: Callable[[list[str]], list[dict]], documents: Iterable[Document], output: str, sink: Sink,
+def run_corpus(tag: Callable[[list[str]], list[dict]], documents: Iterable[InputRecord], output: str, sink: Sink,
                settings: dict[str, Any], chunk_size: int = 1000, resume: bool = False, total: int | None = None,
                group: Processes | None = None, progress: bool = True) -> None:
     """Tag this process's chunks into its spool; process 0 then writes OUT from all spools in order."""

@@ -20,8 +20,7 @@ import numpy as np
 from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_predictions
 from ..metadata import RunMetadata
-from ..schemes import spans
-from ..text import split_sentences, split_words
+from ..text import entity_offsets, split_sentences, split_words
 
 logger = logging.getLogger(__name__)
 ONNX_FILE = "model.onnx"  # the file `nerkit export` writes
@@ -135,8 +134,7 @@ def _batch_size(batch_size: int | None, engine: str) -> int:
 def entities(text: str, words, tagged: list[tuple[str, float]]) -> list[dict[str, Any]]:
     """Word tags -> entity spans with character offsets and the mean word probability as score."""
     found = []
-    for kind, first, last in spans([tag for tag, _ in tagged]):
-        start, end = words[first].start, words[last - 1].end
+    for kind, first, last, start, end in entity_offsets(words, [tag for tag, _ in tagged]):
         score = sum(p for _, p in tagged[first:last]) / (last - first)
         found.append({"label": kind, "start": start, "end": end, "text": text[start:end], "score": round(score, 4)})
     return found
