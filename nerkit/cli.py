@@ -112,13 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
     train.add_argument("--help-recipe", action=RecipeHelp, help="list every recipe key with its type, default and help")
     train.set_defaults(func=train_command)
-
-    init = commands.add_parser("init", help="write a recipe that trains as written (offline model, sample data)")
-    init.add_argument("recipe", nargs="?", default="recipe.yaml", help="the recipe to write (default: recipe.yaml)")
-    init.add_argument("--data", help="your training file instead of the sample (format and scheme are detected)")
-    init.add_argument("--validation", help="with --data: your validation file")
-    init.add_argument("--test", help="with --data: your test file")
-    init.set_defaults(func=init_command)
+    _init_parser(commands)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
@@ -200,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     serve.set_defaults(func=serve_command)
     return parser
+
+
+def _init_parser(commands) -> None:
+    init = commands.add_parser("init", help="write a recipe that trains as written (offline model, sample data)")
+    init.add_argument("recipe", nargs="?", default="recipe.yaml", help="the recipe to write (default: recipe.yaml)")
+    init.add_argument("--data", help="your training file instead of the sample (format and scheme are detected)")
+    init.add_argument("--validation", help="with --data: your validation file")
+    init.add_argument("--test", help="with --data: your test file")
+    init.set_defaults(func=init_command)
 
 
 def _inference_options(parser: argparse.ArgumentParser) -> None:

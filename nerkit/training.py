@@ -128,12 +128,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     from .trainer import NerTrainer
 
     args = training_arguments(recipe)
-    overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
-    if not isinstance(overwrite, bool):
-        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
-    with args.main_process_first(desc="preparing output_dir"):
-        if args.should_save:
-            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
+    prepare_output_dir(args, recipe, overwrite)
     set_seed(args.seed)
     corpus = load_corpus(recipe.data)
     if "train" not in corpus.splits:
@@ -173,6 +168,16 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
+
+
+def prepare_output_dir(args, recipe: Recipe, overwrite: bool) -> None:
+    """The run folder, made ready by the main process before the others look at it (nerkit/run.py)."""
+    overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
+    if not isinstance(overwrite, bool):
+        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
+    with args.main_process_first(desc="preparing output_dir"):
+        if args.should_save:
+            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
 
 
 def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) -> Encoder:
