@@ -115,8 +115,19 @@ class RunMetadata:
                       stacklevel=2)
         return self.to_dict().get(key, default)
 
+    def __setitem__(self, key: str, value: Any) -> None:
+        warnings.warn(f"nerkit.json is a RunMetadata: set .{key} instead of [{key!r}]", DeprecationWarning,
+                      stacklevel=2)
+        if key in {f.name for f in dataclasses.fields(self)} - {"extra"}:
+            setattr(self, key, value)
+        else:
+            self.extra[key] = value
+
     def __contains__(self, key: str) -> bool:
         return key in self.to_dict()
+
+    def keys(self):  # with __getitem__: `{**metadata}` gives the dict
+        return self.to_dict().keys()
 
 
 def _checked(cls: type, key: str, value: Any, where: str) -> Any:

@@ -69,6 +69,11 @@ def test_the_dict_it_used_to_be_still_answers_with_a_warning():
         assert meta["kind"] == "adapter" and meta.get("labels") == ["O", "B-LOC", "I-LOC"]
     assert all(issubclass(w.category, DeprecationWarning) for w in caught) and len(caught) == 2
     assert "quantization" not in meta and "labels" in meta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        meta["context_size"], meta["decoding"] = 16, "viterbi"
+        assert {**meta}["context_size"] == 16
+    assert meta.context_size == 16 and meta.extra == {"decoding": "viterbi"}
 
 
 def test_a_trained_run_writes_the_current_version(trained_run):
