@@ -71,6 +71,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
     from huggingface_hub import ModelCard
 
     recipe = card_recipe(recipe)
+    metadata = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)  # older callers
     data = card_data(recipe, results, metadata)
     if model_id:
         data.model_name = model_id

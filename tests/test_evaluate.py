@@ -49,7 +49,7 @@ def test_error_breakdown_classifies_each_kind():
 
 
 def test_evaluate_report_is_replaced_whole_or_not_at_all(tmp_path):
-    from nerkit.evaluation import write_atomically
+    from nerkit.writing import atomic_write
 
     target = tmp_path / "report.json"
     target.write_text("the old report")
@@ -59,7 +59,7 @@ def test_evaluate_report_is_replaced_whole_or_not_at_all(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        write_atomically(target, cut_off)
+        atomic_write(target, cut_off)
     assert target.read_text() == "the old report" and list(tmp_path.iterdir()) == [target]
 
 

@@ -17,6 +17,7 @@ import pytest
 import nerkit
 from nerkit import errors
 from nerkit.config import recipe_from_dict
+from nerkit.metadata import RunMetadata
 
 from conftest import quick_recipe
 
@@ -87,14 +88,14 @@ def test_tagger_rejects_a_bad_batch_size_as_a_usage_error():
     from nerkit.inference.tagger import Tagger
 
     with pytest.raises(errors.UsageError, match="batch size must be a positive integer, got 0"):
-        Tagger(None, None, {"labels": ["O"]}, batch_size=0)
+        Tagger(None, None, RunMetadata(["O"]), batch_size=0)
 
 
 def test_window_settings_from_nerkit_json_that_do_not_fit_are_a_model_error(tiny_tokenizer):
     from nerkit.inference.tagger import Tagger
 
     with pytest.raises(errors.ModelError, match=r"nerkit.json: max_length=5 leaves no room for words"):
-        Tagger(None, tiny_tokenizer, {"labels": ["O"], "max_length": 5})
+        Tagger(None, tiny_tokenizer, RunMetadata(["O"], max_length=5))
 
 
 def test_window_settings_from_the_recipe_that_do_not_fit_are_a_recipe_error(tiny_model, tmp_path):

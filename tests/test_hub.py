@@ -136,7 +136,7 @@ def offline_cache(tmp_path, monkeypatch):
 
 def predictions(name, **kwargs):
     tagger = Tagger.load(str(name), precision="fp32", **kwargs)
-    return tagger.predict(TEXTS), tagger.metadata
+    return tagger.predict(TEXTS), tagger.metadata.to_dict()
 
 
 # --- the card ----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 
 from nerkit.inference.tagger import Tagger  # noqa: E402
+from nerkit.metadata import RunMetadata  # noqa: E402
 from nerkit.serve import bind  # noqa: E402
 from nerkit.serve.app import Limits, create_app  # noqa: E402
 from nerkit.serve.batcher import Batcher  # noqa: E402
@@ -63,7 +64,7 @@ class FakeTagger:
     """Capitalised words are PER, `Paris` is LOC; a text containing `boom` fails; `gate` holds predict."""
 
     labels = ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
-    metadata = {"labels": labels, "base_model": "fake-bert", "max_length": 128, "context": "sentence"}
+    metadata = RunMetadata(labels, base_model="fake-bert", max_length=128, context="sentence")
     device = "cpu"
 
     def __init__(self, gate: threading.Event | None = None):
@@ -179,7 +180,7 @@ def test_health_and_info_describe_the_model_and_limits(served, tagger):
     assert get(f"{served.url}/health").json()["status"] == "ok"
     info = get(f"{served.url}/info").json()
     assert info["labels"] == tagger.labels and info["entity_types"] == ["LOC", "MISC", "ORG", "PER"]
-    assert info["base_model"] == tagger.metadata["base_model"] and info["max_length"] == 64
+    assert info["base_model"] == tagger.metadata.base_model and info["max_length"] == 64
     assert info["context"] == "sentence" and info["limits"]["max_texts"] == 4
     assert set(info["metrics"]) >= {"validation", "test"}  # the run's metrics.json
 

@@ -30,7 +30,7 @@ from ..formats.html import STYLE, entity_types, label_rules, legend
 from .batcher import Batcher
 
 logger = logging.getLogger(__name__)
-__getattr__ = moved_names(__name__, {"describe": "nerkit.serve.app:model_info"})
+__getattr__ = moved_names(__name__, {"describe": "nerkit.serve.app:model_summary"})
 JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
               bool: "a boolean", type(None): "null"}
 
@@ -50,7 +50,7 @@ def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batc
                max_wait_ms: float = 5.0) -> FastAPI:
     """The app; `tagger` needs `predict(texts)`, `labels`, `metadata` and `device` (a nerkit Tagger)."""
     batcher = Batcher(tagger.predict, batch_texts, max_wait_ms)
-    info = {**model_info(tagger, model), "limits": {**asdict(limits), "max_body_bytes": limits.body_bytes},
+    info = {**model_summary(tagger, model), "limits": {**asdict(limits), "max_body_bytes": limits.body_bytes},
             "batching": {"batch_texts": batch_texts, "max_wait_ms": max_wait_ms,
                          "batch_size": getattr(tagger, "batch_size", None)}}
     page = render_page(info)
@@ -132,7 +132,7 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
     return texts
 
 
-def model_info(tagger, model: str | None) -> dict[str, Any]:
+def model_summary(tagger, model: str | None) -> dict[str, Any]:
     """What /info tells about the model: its labels and encoding settings, and its run's metrics."""
     meta = tagger.metadata
     metrics_file = Path(model, "metrics.json") if model else None
