@@ -45,11 +45,15 @@ def evaluate_command(args) -> int:
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
                      token_column=args.token_column, comment_prefix=args.comment_prefix,
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
-                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps)
+                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps,
+                     invalid_tags=args.invalid_tags)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
                       device=args.device, batch_size=args.batch_size, revision=args.revision)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
+    if report["repaired_tags"]:
+        print(f"gold tags repaired: {report['repaired_tags']} continuation tags that continued no entity, read as "
+              "conlleval reads them (--invalid-tags error refuses them)")
     if "char_spans" in report:
         from .evaluate import format_char_spans
 
@@ -124,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet",
                                                                     "label-studio", "doccano", "spans"])
     evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"])
+    evaluate.add_argument("--invalid-tags", default="repair", choices=["repair", "error"],
+                          help="gold continuation tags that continue no entity: repair (as conlleval) or error")
     evaluate.add_argument("--tag-column", type=int, default=-1)
     evaluate.add_argument("--token-column", type=int, default=0, help="CoNLL files: the word column")
     evaluate.add_argument("--comment-prefix", help="CoNLL files: skip lines starting with this (# for GermEval)")

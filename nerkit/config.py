@@ -58,6 +58,8 @@ class DataConfig:
     overlaps: str = _help("Span exports with overlapping spans: error | longest (keep the longest, count the rest).",
                           "error")
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto")
+    invalid_tags: str = _help("A continuation tag (I-, M-, E-, L-) that continues no entity of its type: repair (open "
+                              "an entity there, as conlleval reads it; counted and reported) | error.", "repair")
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
+INVALID_TAGS = ("repair", "error")
 FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
            ".train": "conll", ".testa": "conll", ".testb": "conll", ".dev": "conll", ".test": "conll",
            ".bmes": "conll", ".char": "conll",
@@ -34,6 +35,7 @@ class Corpus:
     splits: dict[str, list[dict[str, Any]]]  # split -> sentences, tags already in IOB2
     scheme: str  # the scheme the source files were in
     labels: list[str]  # IOB2 label list from the train split (or all splits when there is none)
+    repaired_tags: dict[str, int] = field(default_factory=dict)  # split -> broken continuations repaired
 
     def to_datasets(self):
         from datasets import Dataset, DatasetDict
@@ -207,6 +209,8 @@ def load_corpus(cfg: DataConfig) -> Corpus:
     """Read every configured split, detect or check the scheme, convert to IOB2, build the label list."""
     if cfg.scheme not in SCHEMES:
         raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
+    if cfg.invalid_tags not in INVALID_TAGS:
+        raise DataError(f"unknown data.invalid_tags {cfg.invalid_tags!r}; expected one of {', '.join(INVALID_TAGS)}")
     if cfg.dataset:
         raw = read_hub(cfg)
     else:
@@ -218,22 +222,42 @@ def load_corpus(cfg: DataConfig) -> Corpus:
         scheme = detect_scheme(all_tags) if cfg.scheme == "auto" else cfg.scheme
     except SchemeError as err:
         raise DataError(_locate_malformed(raw, str(err))) from None
+    repaired: dict[str, int] = {}
     try:
-        splits = {name: convert(sents, scheme) for name, sents in raw.items()}
+        for name, sents in raw.items():
+            locations = [] if cfg.invalid_tags == "repair" else None
+            convert(sents, scheme, locations)
+            if locations:
+                repaired[name] = len(locations)
+                _warn_repaired(getattr(cfg, name, None) if not cfg.dataset else f"{cfg.dataset}[{name}]",
+                               locations, scheme)
     except SchemeError as err:
         raise DataError(str(err)) from None
+    corpus = Corpus(raw, scheme, train_labels(raw), repaired)
+    _warn_unseen_labels(raw, corpus.labels)
+    return corpus
+
+
+def train_labels(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The IOB2 label list of the train split (of every split when there is none)."""
     reference = splits.get("train") or [s for sents in splits.values() for s in sents]
-    labels = label_list([s["tags"] for s in reference])
-    _warn_unseen_labels(splits, labels)
-    return Corpus(splits, scheme, labels)
+    return label_list([s["tags"] for s in reference])
 
 
-def convert(sentences: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
-    """Validate and convert each sentence's tags to IOB2 (in place); errors name file and line."""
+def convert(sentences: list[dict[str, Any]], scheme: str, repaired: list[str] | None = None) -> list[dict[str, Any]]:
+    """Validate and convert each sentence's tags to IOB2 (in place); errors name file and line. With a
+    `repaired` list, broken continuations open entities and their locations are appended to it."""
     for sentence in sentences:
         lines = sentence["lines"]
-        sentence["tags"] = to_iob2(sentence["tags"], scheme, lines.__getitem__)
+        sentence["tags"] = to_iob2(sentence["tags"], scheme, lines.__getitem__, repaired)
     return sentences
+
+
+def _warn_repaired(source: Any, locations: list[str], scheme: str) -> None:
+    shown = ", ".join(locations[:5]) + (", ..." if len(locations) > 5 else "")
+    logger.warning("%s: %d %s tag%s continued no entity and now open%s one, as conlleval reads them (%s); "
+                   "data.invalid_tags: error refuses them", source, len(locations), scheme.upper(),
+                   "s" if len(locations) != 1 else "", "" if len(locations) != 1 else "s", shown)
 
 
 def _locate_malformed(raw: dict, message: str) -> str:

@@ -234,6 +234,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
     if recipe.model.revision:
         metadata["base_revision"] = recipe.model.revision
     metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
+    metadata["repaired_tags"] = corpus.repaired_tags  # split -> broken continuations read as conlleval does
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
     from .hub import merged_folder, write_model_card

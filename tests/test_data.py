@@ -68,10 +68,31 @@ def test_load_corpus_invalid_tag_names_file_and_line(tmp_path):
         load_corpus(DataConfig(train=str(path)))
 
 
-def test_load_corpus_declared_iob2_rejects_iob1_file(tmp_path):
+def test_load_corpus_declared_iob2_rejects_iob1_file_with_invalid_tags_error(tmp_path):
     path = write(tmp_path, "a.conll", "EU I-ORG\nrejects O\n")
     with pytest.raises(DataError, match=r"a\.conll:1: 'I-ORG' follows 'O'"):
-        load_corpus(DataConfig(train=str(path), scheme="iob2"))
+        load_corpus(DataConfig(train=str(path), scheme="iob2", invalid_tags="error"))
+
+
+def test_load_corpus_repairs_broken_bmes_tags_and_names_the_first_five(tmp_path, caplog):
+    # ResumeNER's shape: an entity cut by a sentence break leaves an M- after O on the next line
+    body = "".join(f"中 B-ORG\n国 E-ORG\n\n银 M-ORG\n行 E-ORG\n人 O\n\n" for _ in range(6))
+    path = write(tmp_path, "train.char.bmes", body)
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(DataConfig(train=str(path)))
+    assert corpus.scheme == "bmes" and corpus.repaired_tags == {"train": 6}
+    assert corpus.splits["train"][1]["tags"] == ["B-ORG", "I-ORG", "O"]
+    warnings = [r.getMessage() for r in caplog.records if "conlleval" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "6 BMES tags" in warnings[0] and f"{path}:4, {path}:11, {path}:18, {path}:25, {path}:32, ..." in warnings[0]
+    with pytest.raises(DataError, match=r"train\.char\.bmes:4: 'M-ORG' follows 'O'; in BMES"):
+        load_corpus(DataConfig(train=str(path), invalid_tags="error"))
+
+
+def test_load_corpus_refuses_an_unknown_invalid_tags_setting(tmp_path):
+    path = write(tmp_path, "a.conll", "EU B-ORG\n")
+    with pytest.raises(DataError, match="unknown data.invalid_tags 'fix'"):
+        load_corpus(DataConfig(train=str(path), invalid_tags="fix"))
 
 
 def test_load_corpus_converts_iob1_and_builds_labels(tmp_path):

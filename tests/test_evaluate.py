@@ -3,6 +3,7 @@ from collections import Counter
 
 import pytest
 
+from nerkit.config import DataConfig
 from nerkit.data import DataError
 from nerkit.evaluate import error_breakdown, evaluate
 
@@ -85,3 +86,12 @@ def test_nerkit_evaluate_and_train_stay_functions_once_their_modules_are_importe
     first = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
     second = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
     assert first["f1"] == second["f1"] == evaluate(str(trained_run), str(SAMPLE / "test.conll"))["f1"]
+
+
+def test_evaluate_repairs_broken_gold_tags_and_says_so(trained_run, tmp_path):
+    data = tmp_path / "gold.conll"
+    data.write_text("Maria I-PER\nGarcia I-PER\narrived O\n\nin O\nCanada B-LOC\n", encoding="utf-8")
+    report = evaluate(str(trained_run), str(data))
+    assert (report["invalid_tags"], report["repaired_tags"], report["entities"]) == ("repair", 1, 2)
+    with pytest.raises(DataError, match=r"gold\.conll:1: 'I-PER' follows 'O'"):
+        evaluate(str(trained_run), str(data), data_config=DataConfig(invalid_tags="error", scheme="iob2"))
