@@ -112,10 +112,7 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format "
-                        f"to one of conll, jsonl, json, parquet")
+    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower()) or _sniff(path, cfg)
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
@@ -128,6 +125,17 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
     if span_format:
         return span_sentences(records, span_format, cfg, path)
     return sentences_from_records(records, cfg.tokens_field, cfg.tags_field, cfg.document_field, source=path)
+
+
+def _sniff(path: Path, cfg: DataConfig) -> str:
+    from .formats.sniff import sniff_format
+
+    found = sniff_format(path, cfg.comment_prefix)
+    if found is None:
+        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r} or the content; set "
+                        f"data.format to one of conll, jsonl, json, parquet, {', '.join(SPAN_FORMATS)}")
+    logger.info("%s: no known suffix; read as %s (the content is %s)", path, found[0], found[1])
+    return found[0]
 
 
 def read_span_file(path: str | Path, fmt: str, cfg: DataConfig) -> list[dict[str, Any]]:
@@ -151,7 +159,14 @@ def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
     if cfg.format in SPAN_FORMATS:
         return cfg.format
     path = Path(path)
-    if cfg.format != "auto" or path.suffix.lower() not in (".json", ".jsonl") or not path.is_file():
+    if cfg.format != "auto" or not path.is_file():
+        return None
+    if path.suffix.lower() not in FORMATS:
+        from .formats.sniff import sniff_format
+
+        if (sniff_format(path) or ("",))[0] not in ("json", "jsonl"):
+            return None
+    elif path.suffix.lower() not in (".json", ".jsonl"):
         return None
     return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
 
