@@ -35,6 +35,8 @@ def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
 class ModelConfig:
     name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
     revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
+    drop_labels: bool = _help("Continuing from an NER model: drop the entity types it knows but the training data "
+                              "lacks (default: kept, with a warning).", False)
 
 
 @dataclass
@@ -60,6 +62,10 @@ class DataConfig:
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto")
     invalid_tags: str = _help("A continuation tag (I-, M-, E-, L-) that continues no entity of its type: repair (open "
                               "an entity there, as conlleval reads it; counted and reported) | error.", "repair")
+    rehearsal: str = _help("none | pseudo-label: continuing from an NER model on data that annotates only new types, "
+                           "its confident entities of the old types (where the gold is O) become labels.", "none")
+    rehearsal_threshold: float = _help("data.rehearsal: pseudo-label: the least mean word probability of an entity "
+                                       "that becomes a label.", 0.9)
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)

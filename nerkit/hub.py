@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .label_mapping import card_line
 from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
                   hub_name, read_json, read_recipe, redact)
 
@@ -84,7 +85,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
-    body += _agreement(metadata) + _repairs(metadata)
+    body += _agreement(metadata) + _repairs(metadata) + card_line(metadata.get("continued_from"), metadata.get("rehearsal"))
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         body += [f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
