@@ -75,6 +75,13 @@ class DataConfig:
 
 
 @dataclass
+class TextConfig:
+    newlines: str = _help("Raw text: does a single newline end a sentence? auto (yes, unless the paragraph is "
+                          "hard-wrapped prose) | sentence (always) | space (only after . ! ?). Stored with the model; "
+                          "span exports are split by the same rule in training.", "auto")
+
+
+@dataclass
 class EvalConfig:
     mode: str = _help("seqeval mode: default (conlleval-compatible) | strict (IOB2 strict).", "default")
     splits: list[str] = _help("Splits scored after training and written to metrics.json.", default_factory=lambda: ["validation", "test"])
@@ -104,6 +111,7 @@ class Recipe:
     model: ModelConfig
     data: DataConfig = _help("Where the data comes from and how it is encoded.", default_factory=DataConfig)
     eval: EvalConfig = _help("How models are scored.", default_factory=EvalConfig)
+    text: TextConfig = _help("How raw text becomes sentences.", default_factory=TextConfig)
     training: dict[str, Any] = _help("Keyword arguments of transformers.TrainingArguments.", default_factory=dict)
     lora: LoraConfig | None = _help("LoRA through PEFT; absent or null means full fine-tuning.", None)
     hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
@@ -181,6 +189,8 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     _check_training_keys(recipe.training, source)
     if recipe.eval.mode not in ("default", "strict"):
         raise RecipeError(f"{source}: eval.mode must be default or strict, got {recipe.eval.mode!r}")
+    if recipe.text.newlines not in ("auto", "sentence", "space"):
+        raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
     return recipe
 
 

@@ -107,8 +107,9 @@ def _nonempty(sentences: list, source: Any) -> list:
     return sentences
 
 
-def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[dict[str, Any]]:
-    """Any supported local file -> sentences (tags as in the file)."""
+def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True, newlines: str = "auto") -> list[dict[str, Any]]:
+    """Any supported local file -> sentences (tags as in the file); span exports' texts are split into
+    sentences with the `newlines` rule (nerkit/lines.py)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
@@ -116,14 +117,14 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
-        return read_span_file(path, fmt, cfg)
+        return read_span_file(path, fmt, cfg, newlines)
     if fmt not in ("jsonl", "json", "parquet"):
         raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
                         f"{', '.join(SPAN_FORMATS)}")
     records = read_records(path, fmt)
     span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
     if span_format:
-        return span_sentences(records, span_format, cfg, path)
+        return span_sentences(records, span_format, cfg, path, newlines)
     return sentences_from_records(records, cfg.tokens_field, cfg.tags_field, cfg.document_field, source=path)
 
 
@@ -138,9 +139,9 @@ def _sniff(path: Path, cfg: DataConfig) -> str:
     return found[0]
 
 
-def read_span_file(path: str | Path, fmt: str, cfg: DataConfig) -> list[dict[str, Any]]:
+def read_span_file(path: str | Path, fmt: str, cfg: DataConfig, newlines: str = "auto") -> list[dict[str, Any]]:
     """A Label Studio / doccano / spans export (.json list or .jsonl) -> sentences with IOB2 tags."""
-    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path)
+    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path, newlines)
 
 
 def read_span_documents(path: str | Path, fmt: str, cfg: DataConfig, stats=None):
@@ -181,14 +182,14 @@ def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
     return detect_format(record)
 
 
-def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
+def span_sentences(records, fmt: str, cfg: DataConfig, source: Any, newlines: str = "auto") -> list[dict[str, Any]]:
     from .formats.spans import SpanError, SpanStats, read_documents, to_sentences
 
     stats, sentences = SpanStats(), []
     try:
         documents = read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
         for number, document in enumerate(documents):
-            found, split = to_sentences(document, number)
+            found, split = to_sentences(document, number, newlines)
             sentences += found
             stats.split_words += split
     except SpanError as err:
@@ -220,8 +221,9 @@ def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
     return splits
 
 
-def load_corpus(cfg: DataConfig) -> Corpus:
-    """Read every configured split, detect or check the scheme, convert to IOB2, build the label list."""
+def load_corpus(cfg: DataConfig, newlines: str = "auto") -> Corpus:
+    """Read every configured split, detect or check the scheme, convert to IOB2, build the label list.
+    `newlines` (text.newlines) splits span exports' texts into sentences as prediction will."""
     if cfg.scheme not in SCHEMES:
         raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
     if cfg.invalid_tags not in INVALID_TAGS:
@@ -229,7 +231,7 @@ def load_corpus(cfg: DataConfig) -> Corpus:
     if cfg.dataset:
         raw = read_hub(cfg)
     else:
-        raw = {name: read_file(getattr(cfg, name), cfg) for name in SPLITS if getattr(cfg, name)}
+        raw = {name: read_file(getattr(cfg, name), cfg, newlines=newlines) for name in SPLITS if getattr(cfg, name)}
     if not raw:
         raise DataError("no data: set data.dataset or data.train / data.validation / data.test")
     all_tags = [s["tags"] for sents in raw.values() for s in sents]

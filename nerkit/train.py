@@ -136,7 +136,7 @@ def run(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
         if args.should_save:
             begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
     set_seed(args.seed)
-    corpus = load_corpus(recipe.data)
+    corpus = load_corpus(recipe.data, recipe.text.newlines)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
     rehearsal = None
@@ -240,6 +240,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         "stride": encoder.stride,
         "context": "document" if encoder.context_size else "sentence",
         "context_size": encoder.context_size,
+        "newlines": recipe.text.newlines,  # how raw text's single newlines split sentences (nerkit/lines.py)
     }
     if recipe.model.revision:
         metadata["base_revision"] = recipe.model.revision
