@@ -112,3 +112,18 @@ def test_a_head_of_another_size_never_raises_a_size_mismatch(tiny_model, tmp_pat
         assert "the head is re-initialised" in caplog.text and plan.reinitialised
     else:
         assert plan.dropped == ["CORP", "GROUP", "LOCATION", "PERSON"] and plan.added == ["LOC", "PER"]
+
+
+def test_card_says_where_the_model_came_from_and_what_rehearsal_added():
+    from nerkit.label_mapping import card_line
+
+    record = plan_for(["O", "B-PER", "I-PER"], DATA, "my-org/per", drop_labels=False).record()
+    rehearsal = {"types": ["PER"], "threshold": 0.9, "added": {"PER": 1234}}
+    assert card_line(record, rehearsal) == [
+        "", "Continued from `my-org/per`; labels kept: PER; added: LOC.",
+        "", "Rehearsal: the starting model's entities of PER with score >= 0.9 where the new data has O were used "
+            "as labels (PER 1,234)."]
+    generic = plan_for(["LABEL_0", "LABEL_1"], DATA, "x", drop_labels=False).record()
+    assert card_line(generic) == ["", "Continued from `x`; its head was re-initialised (its labels are generic "
+                                      "(LABEL_0, ...))."]
+    assert card_line(None) == []

@@ -89,3 +89,11 @@ def test_a_trained_model_keeps_its_newlines_rule_and_predict_can_override_it(tra
     assert main(["predict", str(trained_run), text, "--newlines", "space", "--format", "jsonl"]) == 0
     assert main(["predict", str(trained_run), text, "--newlines", "sentence", "--format", "jsonl"]) == 0
     assert seen == [2, 1, 1, 2]
+
+
+@pytest.mark.parametrize("command", [["serve", "m"], ["evaluate", "m", "d.conll"], ["predict", "m", "text"]])
+def test_serve_evaluate_and_predict_take_newlines(command):
+    from nerkit.cli import build_parser
+
+    assert build_parser().parse_args([*command, "--newlines", "sentence"]).newlines == "sentence"
+    assert build_parser().parse_args(command).newlines is None  # the model's own rule
