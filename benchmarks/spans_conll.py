@@ -171,7 +171,7 @@ def train(name: str, overrides: list[str], out: Path, steps: int, seed: int) -> 
 
 
 def evaluate(model: str | Path, data: str | Path) -> dict:
-    from nerkit.evaluate import evaluate as run
+    from nerkit.evaluation import evaluate as run
 
     report = run(str(model), str(data))
     return {k: report[k] for k in ("precision", "recall", "f1", "entities") if k in report}
@@ -234,7 +234,7 @@ def newline_sentences(path: Path) -> dict:
 
 def evaluate_newlines(run: str, path: Path) -> dict:
     """F1 of `run` on the CoNLL test words and on the spans test file read with each newlines rule."""
-    from nerkit.evaluate import evaluate as run_evaluate
+    from nerkit.evaluation import evaluate as run_evaluate
     from nerkit.inference.tagger import Tagger
 
     tagger = Tagger.load(run, precision="fp32")

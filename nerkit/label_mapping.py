@@ -61,11 +61,11 @@ def plan_labels(cfg, data_labels: list[str]) -> LabelPlan:
     """The label list of the model to train, from the data's and the starting checkpoint's."""
     from transformers import AutoConfig
 
-    from .modeling import loading, resolve_model_path
-    from .run import hub_name
+    from .modeling import loading
+    from .run import hub_name, local_path
 
     with loading(cfg.name_or_path):
-        config = AutoConfig.from_pretrained(resolve_model_path(cfg.name_or_path), revision=cfg.revision,
+        config = AutoConfig.from_pretrained(local_path(cfg.name_or_path), revision=cfg.revision,
                                             trust_remote_code=False)
     source = head_labels(config)
     plan = plan_for(source, data_labels, hub_name(cfg.name_or_path), cfg.drop_labels)
@@ -112,7 +112,10 @@ def fit_head(model, labels: list[str]) -> None:
     old = getattr(model, "classifier", None)
     source = [str(model.config.id2label[i]) for i in sorted(model.config.id2label)]
     if not isinstance(old, torch.nn.Linear) or old.out_features != len(source):
-        raise ValueError(f"{type(model).__name__} has no classifier layer nerkit can resize")
+        from .errors import ModelError
+
+        raise ModelError(f"{type(model).__name__} has no `classifier` layer of its {len(source)} labels for nerkit to "
+                         "map; start from its base model instead")
     new = torch.nn.Linear(old.in_features, len(labels), bias=old.bias is not None,
                           device=old.weight.device, dtype=old.weight.dtype)
     model._init_weights(new)

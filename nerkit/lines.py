@@ -24,13 +24,15 @@ import bisect
 import re
 from collections.abc import Callable
 
+from .errors import UsageError
+
 NEWLINES = ("auto", "sentence", "space")
 MIN_WIDTH = 40
 BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 FINAL = ".!?。！？\"')]}”’»"
 
 
-class NewlinesError(ValueError):
+class NewlinesError(UsageError):
     """An unknown newlines setting."""
 
 

@@ -14,13 +14,14 @@ import time
 from collections import Counter
 from typing import Any
 
+from .errors import RecipeError
 from .schemes import entity_types, spans
 
 logger = logging.getLogger("nerkit")
 REHEARSALS = ("none", "pseudo-label")
 
 
-class RehearsalError(ValueError):
+class RehearsalError(RecipeError):
     """Rehearsal settings that cannot work: an unknown mode, a threshold out of range, no NER model."""
 
 
