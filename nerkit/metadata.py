@@ -31,6 +31,7 @@ Kind = Literal["full", "adapter"]  # full weights, or a LoRA adapter over `base_
 Context = Literal["sentence", "document"]
 Scheme = Literal["iob1", "iob2", "bioes", "bmes", "bilou", "io"]  # the scheme the training files were in
 Engine = Literal["torch", "onnx"]  # onnx: `nerkit export` wrote model.onnx in place of the PyTorch weights
+Newlines = Literal["auto", "sentence", "space"]  # nerkit/lines.py
 
 
 @dataclass
@@ -53,7 +54,11 @@ class RunMetadata:
     stride: int | None = None  # None: the Encoder's default
     context: Context = "sentence"
     context_size: int = 0  # sub-tokens of document context on each side
+    newlines: Newlines = "auto"  # does a single newline of raw text end a sentence (nerkit/lines.py)
     raw_text_agreement: dict[str, dict[str, Any]] = field(default_factory=dict)  # nerkit/agreement.py
+    repaired_tags: dict[str, int] = field(default_factory=dict)  # split -> broken continuation tags repaired
+    continued_from: dict[str, Any] | None = None  # the NER model it continued from, labels mapped (label_mapping.py)
+    rehearsal: dict[str, Any] | None = None  # old-type entities added as labels (rehearsal.py)
     engine: Engine = "torch"
     onnx: OnnxExport | None = None
     quantization: dict[str, Any] | None = None  # nerkit/quantize.py's figures for an int8 export

@@ -7,7 +7,6 @@ and prediction encode text exactly as training did.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from .config import LoraConfig, ModelConfig
@@ -15,7 +14,7 @@ from .aliases import hub_name, local_path
 from .deprecated import moved_names
 from .errors import ModelError
 from .metadata import FILE as METADATA, RunMetadata
-from .sources import Source, resolve
+from .sources import Source, loading, resolve
 
 __getattr__ = moved_names(__name__, {"resolve_model_path": "nerkit.aliases:local_path"})
 
@@ -32,21 +31,6 @@ LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forw
 }
 
 
-@contextlib.contextmanager
-def loading(name: str):
-    """transformers' errors for a model that cannot be loaded, as one-line ModelErrors naming it."""
-    try:
-        yield
-    except OSError as err:  # a missing path, an unreachable Hub id (offline), a folder without weights
-        raise ModelError(f"model {name!r} cannot be loaded: {str(err).splitlines()[0]}") from err
-    except ValueError as err:
-        if "trust_remote_code" not in str(err):
-            raise
-        raise ModelError(f"model {name!r} needs to run Python code from its own files (auto_map in its "
-                         "config.json); nerkit never runs a model's code: use a model that transformers supports "
-                         "natively") from None
-
-
 def load_tokenizer(path: str, revision: str | None = None, token: str | None = None, name: str | None = None):
     from transformers import AutoTokenizer
 
@@ -60,29 +44,27 @@ def load_tokenizer(path: str, revision: str | None = None, token: str | None = N
 
 def build_model(cfg: ModelConfig, labels: list[str]):
     """A token-classification head sized to `labels` on the configured encoder, named portably (its Hub id,
-    never the folder it was loaded from) so that adapters and checkpoints name their base the same way."""
+    never the folder it was loaded from) so that adapters and checkpoints name their base the same way.
+    A checkpoint that already has a head keeps the rows of the labels it shares with `labels`
+    (nerkit/label_mapping.py; `labels` come from its plan_labels)."""
     from transformers import AutoConfig, AutoModelForTokenClassification
+
+    from .label_mapping import fit_head, head_labels
 
     path = local_path(cfg.name_or_path)
     with loading(cfg.name_or_path):
         config = AutoConfig.from_pretrained(path, revision=cfg.revision, trust_remote_code=False)
-        check_saved_labels(config, labels, cfg.name_or_path)
-        config.id2label = dict(enumerate(labels))
-        config.label2id = {label: i for i, label in enumerate(labels)}
-        config.num_labels = len(labels)
+        has_head = head_labels(config) is not None
+        if not has_head:
+            config.id2label = dict(enumerate(labels))
+            config.label2id = {label: i for i, label in enumerate(labels)}
+            config.num_labels = len(labels)
         model = AutoModelForTokenClassification.from_pretrained(path, config=config, revision=cfg.revision,
                                                                 trust_remote_code=False)
+    if has_head:
+        fit_head(model, labels)
     model.name_or_path = model.config._name_or_path = hub_name(cfg.name_or_path)
     return model
-
-
-def check_saved_labels(config, labels: list[str], name: str) -> None:
-    """A model already fine-tuned for NER must have the data's labels (its head would be meaningless)."""
-    saved = [config.id2label[i] for i in sorted(config.id2label)] if getattr(config, "id2label", None) else []
-    generic = all(str(label).startswith("LABEL_") for label in saved)
-    if saved and not generic and saved != labels:
-        raise ModelError(f"{name} was trained with labels {saved} but the data has {labels}; "
-                         "start from its base model or use data with the same label set")
 
 
 def lora_targets(model, cfg: LoraConfig) -> list[str]:

@@ -1,13 +1,15 @@
 """Where a model's files come from: a local run or model folder, or a Hub id (a nerkit repo or a plain
 transformers one), with the Hub's cache, HF_HUB_OFFLINE, token and revision honoured. A nerkit repo is
 downloaded by its push allow-list (nerkit/run.py), and an unfinished or mixed folder is refused here, once,
-for every loader (PyTorch, ONNX, export, serve).
+for every loader (PyTorch, ONNX, export, serve); `loading(name)` turns transformers' failures to load what
+was found into one-line ModelErrors.
 
     source = resolve("my-org/ner", revision="v1")   # source.path: a local folder; source.metadata: nerkit.json
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +95,18 @@ def _from_hub(name: str, revision: str | None, token: str | None) -> Source:
     check_complete(folder, name)
     _check_not_mixed(Path(folder), name, metadata)
     return Source(name, str(folder), metadata)
+
+
+@contextlib.contextmanager
+def loading(name: str):
+    """transformers' errors for a model that cannot be loaded, as one-line ModelErrors naming it."""
+    try:
+        yield
+    except OSError as err:  # a missing path, an unreachable Hub id (offline), a folder without weights
+        raise ModelError(f"model {name!r} cannot be loaded: {str(err).splitlines()[0]}") from err
+    except ValueError as err:
+        if "trust_remote_code" not in str(err):
+            raise
+        raise ModelError(f"model {name!r} needs to run Python code from its own files (auto_map in its "
+                         "config.json); nerkit never runs a model's code: use a model that transformers supports "
+                         "natively") from None

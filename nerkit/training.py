@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Recipe, RecipeError
-from .data import load_corpus
+from .data import load_corpus, train_labels
 from .features import Encoder, gather_word_predictions
+from .label_mapping import plan_labels
 from .metrics import format_table, score
+from .rehearsal import check as check_rehearsal, rehearse
 from .modeling import build_model, load_tokenizer, parameter_counts, wrap_lora
 from .aliases import hub_name, local_path
 from .metadata import RunMetadata
@@ -128,13 +130,20 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     from .trainer import NerTrainer
 
     args = training_arguments(recipe)
+    check_rehearsal(recipe.data.rehearsal, recipe.data.rehearsal_threshold)
     prepare_output_dir(args, recipe, overwrite)
     set_seed(args.seed)
-    corpus = load_corpus(recipe.data)
+    corpus = load_corpus(recipe.data, recipe.text.newlines)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    rehearsal = None
+    if recipe.data.rehearsal != "none":  # the starting model's confident old-type entities become labels
+        rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
+                             recipe.model.revision)
+        corpus.labels = train_labels(corpus.splits)
     datasets = corpus.to_datasets()
-    labels = corpus.labels
+    plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
+    labels = plan.labels
     label2id = {label: i for i, label in enumerate(labels)}
     model_path = local_path(recipe.model.name_or_path)
     tokenizer = load_tokenizer(model_path, recipe.model.revision)
@@ -164,7 +173,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels)
-    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics)
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
@@ -219,7 +228,8 @@ def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
     return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
 
 
-def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any], plan,
+             rehearsal: dict[str, Any] | None = None) -> None:
     """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
 
     Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
@@ -232,11 +242,15 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         return
     (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
     metadata = RunMetadata(
-        labels=corpus.labels, kind="adapter" if recipe.lora is not None else "full",
+        labels=plan.labels, kind="adapter" if recipe.lora is not None else "full",
         base_model=hub_name(recipe.model.name_or_path), base_revision=recipe.model.revision or None,
         source_scheme=corpus.scheme, max_length=encoder.max_length, stride=encoder.stride,
         context="document" if encoder.context_size else "sentence", context_size=encoder.context_size,
+        newlines=recipe.text.newlines,  # how raw text's single newlines split sentences (nerkit/lines.py)
         raw_text_agreement=raw_text_agreement(corpus, recipe.eval.splits),  # share of gold words reproduced
+        repaired_tags=corpus.repaired_tags,  # split -> broken continuations read as conlleval does
+        continued_from=plan.record() or None,  # labels kept / added / dropped / re-initialised
+        rehearsal=rehearsal or None,  # old-type entities added per type, threshold, time taken
     )
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
