@@ -20,7 +20,10 @@ from typing import Any
 
 import yaml
 
+from .deprecated import moved_names
 from .errors import RecipeError, not_utf8
+
+__getattr__ = moved_names(__name__, {"describe": "nerkit.starter:describe"})  # before 0.2: (key, help) pairs
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
@@ -284,43 +287,3 @@ def _plain(hint: Any) -> bool:
     """bool, int, float or str, optionally `| None`."""
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     return len(args) == 1 and args[0] in (bool, int, float, str)
-
-
-class RecipeKey(typing.NamedTuple):
-    key: str  # dotted: data.max_length
-    type: str  # as written in the dataclass: int, str | None, list[str]
-    default: Any  # dataclasses.MISSING for a required key
-    help: str
-
-
-def recipe_keys(cls: type = Recipe, prefix: str = "") -> list[RecipeKey]:
-    """Every recipe key with its type, default and help, from the dataclasses: `nerkit train --help-recipe`
-    prints them and `nerkit init` writes them as comments, so neither can drift from the code."""
-    rows = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        inner = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
-        target = inner[0] if inner else hint
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if dataclasses.is_dataclass(default):
-            default = {}  # a section whose keys all have defaults: they follow
-        rows.append(RecipeKey(f"{prefix}{f.name}", _type_name(hint), default, f.metadata.get("help", "")))
-        if dataclasses.is_dataclass(target):
-            rows += recipe_keys(target, f"{prefix}{f.name}.")
-    return rows
-
-
-def _type_name(hint: Any) -> str:
-    args = typing.get_args(hint) or (hint,)
-    if any(dataclasses.is_dataclass(a) for a in args):
-        return "section | None" if type(None) in args else "section"
-    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
-
-
-def describe(cls: type = Recipe, prefix: str = "") -> list[tuple[str, str]]:
-    """Deprecated: (dotted key, help) of every recipe field; recipe_keys gives their types and defaults too."""
-    import warnings
-
-    warnings.warn("nerkit.config.describe is deprecated: use nerkit.config.recipe_keys", DeprecationWarning, stacklevel=2)
-    return [(row.key, row.help) for row in recipe_keys(cls, prefix)]

@@ -1,6 +1,6 @@
 """Getting started: `nerkit init` writes a recipe that trains as written, and `nerkit train --help-recipe`
-lists every recipe key. Both are generated from config.py's dataclasses (`recipe_keys`), so the comments
-of a new recipe and the help never drift from what the loader accepts.
+lists every recipe key. Both are generated from config.py's dataclasses (`recipe_keys` walks them), so the
+comments of a new recipe and the help never drift from what the loader accepts.
 
     nerkit init                      # recipe.yaml for the offline MiniLM + the sample data in sample/
     nerkit init ner.yaml --data train.conll --validation dev.conll
@@ -11,16 +11,53 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig, RecipeKey, recipe_keys
+from .config import DataConfig, Recipe
 from .errors import UsageError
 
 SAMPLE_SPLITS = {"train": "train.conll", "validation": "validation.conll", "test": "test.conll"}
 TRAINING = {"num_train_epochs": 3, "learning_rate": 1e-4, "per_device_train_batch_size": 16,
             "per_device_eval_batch_size": 64, "warmup_steps": 0.1, "weight_decay": 0.01, "seed": 42}
+
+
+class RecipeKey(typing.NamedTuple):
+    key: str  # dotted: data.max_length
+    type: str  # as written in the dataclass: int, str | None, list[str]
+    default: Any  # dataclasses.MISSING for a required key
+    help: str
+
+
+def recipe_keys(cls: type = Recipe, prefix: str = "") -> list[RecipeKey]:
+    """Every recipe key with its type, default and help, walked from config.py's dataclasses."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        inner = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
+        target = inner[0] if inner else hint
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            default = {}  # a section whose keys all have defaults: they follow
+        rows.append(RecipeKey(f"{prefix}{f.name}", _type_name(hint), default, f.metadata.get("help", "")))
+        if dataclasses.is_dataclass(target):
+            rows += recipe_keys(target, f"{prefix}{f.name}.")
+    return rows
+
+
+def _type_name(hint: Any) -> str:
+    args = typing.get_args(hint) or (hint,)
+    if any(dataclasses.is_dataclass(a) for a in args):
+        return "section | None" if type(None) in args else "section"
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def describe(cls: type = Recipe, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, help) of every recipe key: `nerkit.config.describe` before 0.2 (it warns there)."""
+    return [(row.key, row.help) for row in recipe_keys(cls, prefix)]
 
 
 def recipe_help(rows: list[RecipeKey] | None = None) -> str:

@@ -133,14 +133,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     check_rehearsal(recipe.data.rehearsal, recipe.data.rehearsal_threshold)
     prepare_output_dir(args, recipe, overwrite)
     set_seed(args.seed)
-    corpus = load_corpus(recipe.data, recipe.text.newlines)
-    if "train" not in corpus.splits:
-        raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
-    rehearsal = None
-    if recipe.data.rehearsal != "none":  # the starting model's confident old-type entities become labels
-        rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
-                             recipe.model.revision)
-        corpus.labels = train_labels(corpus.splits)
+    corpus, rehearsal = training_corpus(recipe)
     datasets = corpus.to_datasets()
     plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
     labels = plan.labels
@@ -177,6 +170,20 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
+
+
+def training_corpus(recipe: Recipe):
+    """Every split read, and with data.rehearsal the starting model's confident old-type entities added as
+    labels of the train split; returns (corpus, what rehearsal added or None)."""
+    corpus = load_corpus(recipe.data, recipe.text.newlines)
+    if "train" not in corpus.splits:
+        raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    rehearsal = None
+    if recipe.data.rehearsal != "none":
+        rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
+                             recipe.model.revision)
+        corpus.labels = train_labels(corpus.splits)
+    return corpus, rehearsal
 
 
 def prepare_output_dir(args, recipe: Recipe, overwrite: bool) -> None:

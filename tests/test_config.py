@@ -1,6 +1,7 @@
 import pytest
 
-from nerkit.config import LoraConfig, RecipeError, load_recipe, parse_yaml, recipe_from_dict, recipe_keys
+from nerkit.config import LoraConfig, RecipeError, load_recipe, parse_yaml, recipe_from_dict
+from nerkit.starter import recipe_keys
 
 
 def write(tmp_path, text):

@@ -161,3 +161,29 @@ def test_old_import_paths_warn_and_give_the_moved_names():
     assert "nerkit.modeling.resolve_model_path moved to nerkit.aliases.local_path" in messages
     with pytest.raises(ImportError):
         from nerkit.predict import no_such_name  # noqa: F401
+
+
+@pytest.mark.parametrize("old, new", [
+    ("nerkit.run:resolve", "nerkit.sources:resolve"), ("nerkit.run:Source", "nerkit.sources:Source"),
+    ("nerkit.run:local_path", "nerkit.aliases:local_path"), ("nerkit.run:ALIASES", "nerkit.aliases:ALIASES"),
+    ("nerkit.run:write_json", "nerkit.writing:write_json"), ("nerkit.run:write_atomically", "nerkit.writing:atomic_write"),
+    ("nerkit.run:read_json", "nerkit.metadata:RunMetadata.from_file"),
+    ("nerkit.formats.tables:Document", "nerkit.formats.tables:InputRecord"),
+    ("nerkit.formats.spans:Document", "nerkit.formats.spans:SpanDocument"),
+    ("nerkit.formats.spans:read_documents", "nerkit.formats.spans:span_documents"),
+    ("nerkit.formats.spans:write_label_studio", "nerkit.formats.span_writers:write_label_studio"),
+    ("nerkit.formats.spans:json_array", "nerkit.formats.span_writers:json_array"),
+    ("nerkit.documents:read_documents", "nerkit.documents:read_texts"),
+    ("nerkit.seqeval_metric:SCHEMES", "nerkit.seqeval_metric:SEQEVAL_SCHEMES"),
+    ("nerkit.serve.app:describe", "nerkit.serve.app:model_summary"), ("nerkit.config:describe", "nerkit.starter:describe"),
+])
+def test_a_moved_name_answers_at_its_old_place_with_a_warning_naming_the_new_one(old, new):
+    def find(where):
+        module, _, path = where.partition(":")
+        value = importlib.import_module(module)
+        for part in path.split("."):
+            value = getattr(value, part)
+        return value
+
+    with pytest.warns(DeprecationWarning, match=f"{old.replace(':', '.')} moved to {new.replace(':', '.')}"):
+        assert find(old) is find(new) or find(old) == find(new)
