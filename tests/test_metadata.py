@@ -23,7 +23,10 @@ def test_a_file_written_before_run_metadata_loads_and_writes_back_every_key(name
     assert meta.labels == raw["labels"] and meta.kind == raw["kind"] and meta.context == raw["context"]
     assert meta.raw_text_agreement == raw["raw_text_agreement"] and meta.max_length == raw["max_length"]
     meta.write(tmp_path)
-    assert json.loads((tmp_path / "nerkit.json").read_text()) == {"engine": "torch", **raw, "version": VERSION}
+    written = json.loads((tmp_path / "nerkit.json").read_text())
+    assert {key: written[key] for key in raw} == raw and written["version"] == VERSION
+    assert all(RunMetadata.from_dict({"labels": ["O"]}).to_dict()[key] == value  # the rest: defaults
+               for key, value in written.items() if key not in raw and key != "version")
 
 
 def test_onnx_export_keys_become_typed_fields():
