@@ -183,12 +183,10 @@ def _invalid(err: InputError, unit: str, number: int, skip_invalid: bool) -> Doc
 
 # Parquet output: each chunk becomes one Arrow IPC stream (kept in the run's spool), merged at the end.
 
-def entity_type(offset=None):
-    """`entities` as Arrow: a list of {label, start, end, text, score}; offsets int64 unless `offset` says."""
+def entity_type():
     import pyarrow as pa
 
-    offset = offset or pa.int64()
-    return pa.list_(pa.struct([("label", pa.string()), ("start", offset), ("end", offset),
+    return pa.list_(pa.struct([("label", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                                ("text", pa.string()), ("score", pa.float64())]))
 
 

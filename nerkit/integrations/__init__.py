@@ -110,11 +110,11 @@ def tag_values(tagger, values: list, column: str, predict_options: dict[str, Any
     return entities, [error for _, error in cells]
 
 
-def tag_arrow(tagger, column, name: str, predict_options: dict[str, Any], offset=None):
-    """An Arrow column of texts -> (entities, error) Arrow arrays; offsets int64 unless `offset` says."""
+def tag_arrow(tagger, column, name: str, predict_options: dict[str, Any]):
+    """An Arrow column of texts -> (entities, error) Arrow arrays, `entities` typed as `nerkit predict`'s Parquet."""
     import pyarrow as pa
 
     from ..formats.tables import entity_type
 
     entities, errors = tag_values(tagger, column.to_pylist(), name, predict_options)
-    return pa.array(entities, type=entity_type(offset)), pa.array(errors, type=pa.string())
+    return pa.array(entities, type=entity_type()), pa.array(errors, type=pa.string())

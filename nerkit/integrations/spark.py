@@ -1,4 +1,4 @@
-"""Tag a Spark DataFrame: an iterator Arrow UDF over the text column, the Tagger loaded once per Python
+"""Tag a Spark DataFrame: an iterator pandas UDF over the text column, the Tagger loaded once per Python
 worker and kept across batches and tasks (Spark reuses its Python workers).
 
     import nerkit.integrations.spark as ns
@@ -9,14 +9,13 @@ Every column passes through (only the text column goes to Python), and two are a
 schema: `entities array<struct<label:string,start:int,end:int,text:string,score:double>>`, the records of
 `nerkit predict`, and `error string`: null, or why a cell could not be tagged (bytes that are not UTF-8), in
 which case `entities` is null, as `--skip-invalid` writes it; a null text gets an empty list.
-
-The UDF is `pyspark.sql.functions.arrow_udf` (Spark 4.1+), the pandas UDF's Arrow-native form: the same
-Arrow batches without the hop through pandas, which PySpark does not yet fully support in pandas 3.
+The UDF is `pandas_udf` with an `Iterator[pd.Series] -> Iterator[pd.DataFrame]` signature (Spark 3.0 and
+newer), so the clusters' own Spark releases run it.
 """
 
 from typing import Any, Iterator
 
-from . import TaggingError, check_columns, require, split_options, tag_arrow, worker_tagger
+from . import TaggingError, check_columns, require, split_options, tag_values, worker_tagger
 
 require("pyspark", "spark")
 ENTITIES = "array<struct<label:string,start:int,end:int,text:string,score:double>>"
@@ -28,8 +27,8 @@ def tag(df, model: str, text_column: str = "text", *, batch_size: int = 256, eng
 
     model: a local run or ONNX export folder that every worker can read, or a Hub id (read from each
         worker's Hub cache; HF_HOME and HF_TOKEN as set for the executors).
-    batch_size: texts per `Tagger.predict` call (Spark's Arrow batches, spark.sql.execution.arrow.maxRecordsPerBatch,
-        are cut to this size); engine_batch_size: sentences per forward pass (default 64 PyTorch, 32 ONNX).
+    batch_size: texts per `Tagger.predict` call (Spark's Arrow batches, spark.sql.execution.arrow.maxRecordsPerBatch
+        rows, are cut to this size); engine_batch_size: sentences per forward pass (default 64 PyTorch, 32 ONNX).
     tagger_options: passed through to `nerkit.load` (revision=, device=, precision=, ...) or to
         `Tagger.predict`, whichever takes them, so the Tagger's own options (decoding, thresholds) work here too.
     Threads per worker are the task's CPUs (spark.task.cpus); a task given a GPU (spark.task.resource.gpu.amount)
@@ -49,24 +48,25 @@ def tag(df, model: str, text_column: str = "text", *, batch_size: int = 256, eng
     result = "_nerkit_tagged"
     while result in df.columns:
         result += "_"
-    tagged = df.select("*", F.arrow_udf(tag_batches, f"struct<entities:{ENTITIES},error:string>")(
+    tagged = df.select("*", F.pandas_udf(tag_batches, f"struct<entities:{ENTITIES},error:string>")(
         F.col(_quoted(text_column))).alias(result))
     return tagged.select(*[F.col(_quoted(c)) for c in df.columns], F.col(result)["entities"].alias(entities_column),
                          F.col(result)["error"].alias(error_column))
 
 
 def _udf(model: str, column: str, load_options: dict[str, Any], predict_options: dict[str, Any], batch_size: int):
-    import pyarrow as pa
+    import pandas as pd
 
-    def tag_batches(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:  # the hints tell Spark the UDF's kind
+    def tag_batches(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:  # the hints tell Spark the UDF's kind
         from pyspark import TaskContext
 
         context = TaskContext.get()
         tagger = worker_tagger(model, _on_gpu(context, load_options), context.cpus() if context else None)
         for batch in batches:
-            for start in range(0, len(batch), batch_size):
-                entities, errors = tag_arrow(tagger, batch.slice(start, batch_size), column, predict_options, pa.int32())
-                yield pa.StructArray.from_arrays([entities, errors], names=["entities", "error"])
+            cells = [None if pd.isna(value) else value for value in batch]  # pandas writes a null as NaN or NA
+            for start in range(0, len(cells), batch_size):
+                entities, errors = tag_values(tagger, cells[start:start + batch_size], column, predict_options)
+                yield pd.DataFrame({"entities": entities, "error": errors}, dtype=object)
 
     return tag_batches
 
