@@ -10,12 +10,13 @@ call: dynamic int8 quantizes each forward pass by its own activations, and bf16 
 outputs equal each other only when the calls hold the same texts (fp32 PyTorch differs at most in noise).
 Every arm is a whole process of its own (engine start-up, worker start-up and model loading included) writing
 its output (JSON Lines or a Parquet folder), run twice: on --small texts and on --texts. The difference gives
-the marginal throughput (texts/s once running); start-up is the small run's wall time less its texts at that
-rate. Peak memory is the sum of the proportional set size (Pss) of the arm's whole process tree (driver, Ray's
-raylet and actors, Spark's JVM and Python workers), sampled every 0.2 s. The load average is printed with
-every figure: the machine's 2 cores are shared, so compare figures taken at similar load. Ray is started with
-3 logical CPUs: 2 actors holding 2 would leave none for Ray Data's read and write tasks, and the job would wait
-for ever (the same holds on a cluster: leave CPUs beside the actors).
+the marginal throughput (texts/s once running), and start-up is the small run's time less its texts at that
+rate; both from wall time and from the CPU time of the arm's whole process tree, which a busy machine
+disturbs less (a worker waiting for a core spends wall time, not CPU time). Peak memory is the sum of the
+proportional set size (Pss) over that tree (driver, Ray's raylet and actors, Spark's JVM and Python workers),
+sampled every 0.2 s. The load average is printed with every figure: the machine's 2 cores are shared, so
+compare figures taken at similar load. Ray gets 3 logical CPUs: 2 actors holding 2 would leave none for Ray
+Data's read and write tasks, and the job would wait for ever (on a cluster too: leave CPUs beside the actors).
 """
 
 from __future__ import annotations
@@ -85,23 +86,26 @@ def run_arm(arm: str, model: str, folder: Path, out: Path, chunk: int) -> None:
         spark.stop()
 
 
-def tree_pss_mb(root: int) -> float:
-    """Pss of a process and all its descendants, in MB."""
-    parents = {}
+def process_tree(root: int) -> dict[int, list[str]]:
+    """pid -> /proc/pid/stat fields after the command name, for a process and all its descendants."""
+    stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+                    stats[int(entry)] = stat.read().rsplit(")", 1)[1].split()
             except OSError:
                 pass
-    tree, frontier = {root}, [root]
+    tree, frontier = {root}, {root}
     while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
-        tree.update(children)
-        frontier = children
+        frontier = {pid for pid, fields in stats.items() if int(fields[1]) in frontier} - tree
+        tree |= frontier
+    return {pid: stats[pid] for pid in tree if pid in stats}
+
+
+def pss_mb(pids) -> float:
     total = 0
-    for pid in tree:
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 total += sum(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
@@ -111,7 +115,7 @@ def tree_pss_mb(root: int) -> float:
 
 
 def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
-    """Wall time and peak tree Pss of one arm in its own process, one thread per worker."""
+    """Wall time, CPU time and peak Pss of one arm's process tree, one thread per worker."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "RAY_USAGE_STATS_ENABLED": "0", "PYSPARK_PYTHON": sys.executable}
     load = os.getloadavg()[0]
@@ -119,11 +123,13 @@ def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
                "--chunk", str(chunk)]
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    peak, done = [0.0], threading.Event()
+    peak, ticks, done = [0.0], {}, threading.Event()
 
-    def sample():
+    def sample():  # CPU ticks (utime + stime) last seen per process: a process that ends keeps its last figure
         while not done.wait(0.2):
-            peak[0] = max(peak[0], tree_pss_mb(child.pid))
+            tree = process_tree(child.pid)
+            ticks.update({pid: int(fields[11]) + int(fields[12]) for pid, fields in tree.items()})
+            peak[0] = max(peak[0], pss_mb(tree))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -134,8 +140,8 @@ def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
     sampler.join()
     if child.returncode:
         raise RuntimeError(f"{arm} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(seconds, 1), "peak_pss_mb": round(peak[0]), "load_before": round(load, 1),
-            "load_after": round(os.getloadavg()[0], 1)}
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(sum(ticks.values()) / os.sysconf("SC_CLK_TCK"), 1),
+            "peak_pss_mb": round(peak[0]), "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1)}
 
 
 def records(path: Path) -> dict[int, list]:
@@ -172,8 +178,11 @@ def measure(model: str, work: Path, texts: list[str], sizes: tuple[int, int], ch
             print(f"{name} {ARMS[arm][0]}, {n} texts: {runs[n]}", flush=True)
         small, large = sizes
         rate = (large - small) / max(runs[large]["seconds"] - runs[small]["seconds"], 1e-9)
+        cpu_rate = (large - small) / max(runs[large]["cpu_seconds"] - runs[small]["cpu_seconds"], 1e-9)
         results[arm] = {"runs": runs, "texts_per_second": round(rate, 1),
                         "startup_seconds": round(runs[small]["seconds"] - small / rate, 1),
+                        "texts_per_cpu_second": round(cpu_rate, 1),
+                        "startup_cpu_seconds": round(runs[small]["cpu_seconds"] - small / cpu_rate, 1),
                         "whole_process_texts_per_second": round(large / runs[large]["seconds"], 1),
                         "peak_pss_mb": max(r["peak_pss_mb"] for r in runs.values())}
     reference = records(work / f"{name}-predict-{sizes[1]}.jsonl") if "predict" in arms else None
@@ -187,16 +196,19 @@ def measure(model: str, work: Path, texts: list[str], sizes: tuple[int, int], ch
 
 
 def table(name: str, results: dict) -> str:
-    base = results.get("predict", {}).get("texts_per_second")
-    lines = [f"{name}:", "| arm | texts/s (running) | per worker vs `nerkit predict` | start-up s | texts/s (whole "
-             "process) | peak Pss MB | records differing from `nerkit predict` | load before/after |",
-             "|---|---|---|---|---|---|---|---|"]
-    for arm, figures in results.items():
-        per_worker = f"{figures['texts_per_second'] / ARMS[arm][1] / base:.2f}x" if base else "-"
-        same = figures.get("against_predict", {}).get("records_differing", "-")
-        loads = "/".join(f"{r['load_before']}-{r['load_after']}" for r in figures["runs"].values())
-        lines.append(f"| {ARMS[arm][0]} | {figures['texts_per_second']} | {per_worker} | {figures['startup_seconds']} | "
-                     f"{figures['whole_process_texts_per_second']} | {figures['peak_pss_mb']} | {same} | {loads} |")
+    base = results.get("predict", {})
+    lines = [f"{name}:", "| arm | texts/s running (wall) | texts per CPU-s running | per worker vs `nerkit predict` "
+             "(wall / CPU) | start-up s (wall / CPU) | texts/s whole process | peak Pss MB | records differing | "
+             "load before-after (small / large run) |", "|---|---|---|---|---|---|---|---|---|"]
+    for arm, f in results.items():
+        workers = ARMS[arm][1]
+        per_worker = f"{f['texts_per_second'] / workers / base['texts_per_second']:.2f}x / " \
+            f"{f['texts_per_cpu_second'] / base['texts_per_cpu_second']:.2f}x" if base else "-"
+        same = f.get("against_predict", {}).get("records_differing", "-")
+        loads = " / ".join(f"{r['load_before']}-{r['load_after']}" for r in f["runs"].values())
+        lines.append(f"| {ARMS[arm][0]} | {f['texts_per_second']} | {f['texts_per_cpu_second']} | {per_worker} | "
+                     f"{f['startup_seconds']} / {f['startup_cpu_seconds']} | {f['whole_process_texts_per_second']} | "
+                     f"{f['peak_pss_mb']} | {same} | {loads} |")
     return "\n".join(lines)
 
 
