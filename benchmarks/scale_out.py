@@ -60,7 +60,7 @@ def run_arm(arm: str, model: str, folder: Path, out: Path, chunk: int) -> None:
     """One arm, in this process: what a user runs."""
     options, workers = tagger_options(model), ARMS[arm][1]
     if arm == "predict":
-        from nerkit.predict import predict_to
+        from nerkit.prediction import predict_to
 
         flags = {"device": options.get("device", "auto"), "precision": options.get("precision", "auto")}
         predict_to(model, input=f"{folder}.jsonl", output=str(out), chunk_size=chunk, progress=False, **flags)

@@ -31,7 +31,7 @@ def test_a_missing_extra_is_a_one_line_error_naming_it(module, extra):
                   f"import nerkit.integrations.{extra}")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        f"nerkit.integrations.MissingExtraError: nerkit.integrations.{extra} needs {module}, which is not installed: "
+        f"nerkit.errors.MissingExtraError: nerkit.integrations.{extra} needs {module}, which is not installed: "
         f"pip install 'nerkit[{extra}]'")
 
 
@@ -43,7 +43,7 @@ def test_options_go_to_load_or_predict_by_their_signatures(monkeypatch):
     load, predict_options = split_options({"precision": "fp32", "revision": "v1", "threshold": 0.8}, engine_batch_size=8)
     assert load == {"precision": "fp32", "revision": "v1", "batch_size": 8}
     assert predict_options == {"threshold": 0.8}
-    with pytest.raises(TypeError, match=r"unknown Tagger option\(s\) colour: Tagger.load takes batch_size, device"):
+    with pytest.raises(TaggingError, match=r"unknown Tagger option\(s\) colour: Tagger.load takes batch_size, device"):
         split_options({"colour": "red"})
 
 

@@ -10,6 +10,7 @@ import ray  # noqa: E402
 
 import nerkit  # noqa: E402
 import nerkit.integrations.ray as nr  # noqa: E402
+from nerkit.errors import TaggingError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,5 +65,5 @@ def test_a_hub_id_from_the_workers_cache_and_invalid_cells_as_errors(local_ray, 
 
 
 def test_an_unknown_tagger_option_fails_before_any_actor_starts(trained_run):
-    with pytest.raises(TypeError, match=r"^unknown Tagger option\(s\) colour"):
+    with pytest.raises(TaggingError, match=r"^unknown Tagger option\(s\) colour"):
         nr.tag(ray.data.from_items([{"text": "a"}]), str(trained_run), colour="red")

@@ -75,5 +75,5 @@ def test_what_cannot_work_fails_when_the_plan_is_built(spark, trained_run):
         ns.tag(df, str(trained_run), text_column="body")
     with pytest.raises(TaggingError, match=r"^the input already has a column 'id'"):
         ns.tag(df, str(trained_run), entities_column="id")
-    with pytest.raises(TypeError, match=r"^unknown Tagger option\(s\) colour"):
+    with pytest.raises(TaggingError, match=r"^unknown Tagger option\(s\) colour"):
         ns.tag(df, str(trained_run), colour="red")

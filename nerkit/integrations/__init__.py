@@ -14,15 +14,11 @@ import os
 import sys
 from typing import Any
 
+from ..errors import MissingExtraError, TaggingError
+
+__all__ = ["MissingExtraError", "TaggingError", "require", "split_options", "check_columns", "worker_tagger",
+           "tag_values", "tag_arrow"]
 _worker: tuple[tuple, Any] | None = None  # (key, Tagger): this process's Tagger, kept across batches and tasks
-
-
-class MissingExtraError(ImportError):
-    """An integration whose engine is not installed; names the extra that installs it."""
-
-
-class TaggingError(ValueError):
-    """A dataset that cannot be tagged as asked (a missing text column, an output name already taken)."""
 
 
 def require(module: str, extra: str):
@@ -47,7 +43,7 @@ def split_options(options: dict[str, Any], engine_batch_size: int | None = None)
     predict = set(inspect.signature(Tagger.predict).parameters) - {"self", "texts", "progress"}
     unknown = sorted(set(options) - load - predict)
     if unknown:
-        raise TypeError(f"unknown Tagger option(s) {', '.join(unknown)}: Tagger.load takes {', '.join(sorted(load))}; "
+        raise TaggingError(f"unknown Tagger option(s) {', '.join(unknown)}: Tagger.load takes {', '.join(sorted(load))}; "
                         f"Tagger.predict takes {', '.join(sorted(predict)) or 'none'}")
     return ({k: v for k, v in options.items() if k in load and k not in predict},
             {k: v for k, v in options.items() if k in predict})
