@@ -11,12 +11,14 @@ outputs equal each other only when the calls hold the same texts (fp32 PyTorch d
 Every arm is a whole process of its own (engine start-up, worker start-up and model loading included) writing
 its output (JSON Lines or a Parquet folder), run twice: on --small texts and on --texts. The difference gives
 the marginal throughput (texts/s once running), and start-up is the small run's time less its texts at that
-rate; both from wall time and from the CPU time of the arm's whole process tree, which a busy machine
-disturbs less (a worker waiting for a core spends wall time, not CPU time). Peak memory is the sum of the
-proportional set size (Pss) over that tree (driver, Ray's raylet and actors, Spark's JVM and Python workers),
-sampled every 0.2 s. The load average is printed with every figure: the machine's 2 cores are shared, so
-compare figures taken at similar load. Ray gets 3 logical CPUs: 2 actors holding 2 would leave none for Ray
-Data's read and write tasks, and the job would wait for ever (on a cluster too: leave CPUs beside the actors).
+rate (wall time, and CPU time of all the arm's processes). Per-worker efficiency also comes from the CPU
+time of the processes that tag (the `nerkit predict` process, Ray's actors, Spark's Python workers), which a
+busy machine disturbs less than wall time (a worker waiting for a core spends wall time, not CPU time). Peak
+memory is the sum of the proportional set size (Pss) over those processes (driver, Ray's raylet and actors, Spark's
+JVM and Python workers), sampled every 0.2 s. The load average is printed with every figure: the machine's 2
+cores are shared, so compare figures taken at similar load. Ray gets 3 logical CPUs: 2 actors holding 2 would
+leave none for Ray Data's read and write tasks, and the job would wait for ever (on a cluster too: leave CPUs
+beside the actors).
 """
 
 from __future__ import annotations
@@ -86,21 +88,43 @@ def run_arm(arm: str, model: str, folder: Path, out: Path, chunk: int) -> None:
         spark.stop()
 
 
-def process_tree(root: int) -> dict[int, list[str]]:
-    """pid -> /proc/pid/stat fields after the command name, for a process and all its descendants."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+class ArmProcesses:
+    """The processes of one arm: every process whose environment carries the arm's mark, so that Ray workers
+    that a double fork hands to init still count."""
+
+    def __init__(self, mark: str):
+        self.mark, self.members, self.checked = f"NERKIT_SCALE_ARM={mark}".encode(), set(), set()
+
+    def stats(self) -> dict[int, list[str]]:
+        """pid -> /proc/pid/stat fields after the command name, for the arm's live processes."""
+        for pid in {int(e) for e in os.listdir("/proc") if e.isdigit()} - self.checked:
+            self.checked.add(pid)
             try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    stats[int(entry)] = stat.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/environ", "rb") as environ:
+                    if self.mark in environ.read().split(b"\0"):
+                        self.members.add(pid)
             except OSError:
                 pass
-    tree, frontier = {root}, {root}
-    while frontier:
-        frontier = {pid for pid, fields in stats.items() if int(fields[1]) in frontier} - tree
-        tree |= frontier
-    return {pid: stats[pid] for pid in tree if pid in stats}
+        stats = {}
+        for pid in self.members:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    stats[pid] = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                pass
+        return stats
+
+
+def is_worker(pid: int, arm_pid: int, arm: str) -> bool:
+    """The processes that tag: the arm itself for `nerkit predict`, Ray's actors, Spark's Python workers."""
+    if arm == "predict":
+        return pid == arm_pid
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            command = cmdline.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "MapWorker(MapBatches(TagBatch))" in command or "pyspark.daemon" in command or "pyspark.worker" in command
 
 
 def pss_mb(pids) -> float:
@@ -115,9 +139,10 @@ def pss_mb(pids) -> float:
 
 
 def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
-    """Wall time, CPU time and peak Pss of one arm's process tree, one thread per worker."""
+    """Wall time, CPU time and peak Pss of all of one arm's processes, one thread per worker."""
+    mark = f"{arm}-{time.time_ns()}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           "RAY_USAGE_STATS_ENABLED": "0", "PYSPARK_PYTHON": sys.executable}
+           "RAY_USAGE_STATS_ENABLED": "0", "PYSPARK_PYTHON": sys.executable, "NERKIT_SCALE_ARM": mark}
     load = os.getloadavg()[0]
     command = [sys.executable, __file__, "--arm", arm, model, "--input", str(folder), "--output", str(out),
                "--chunk", str(chunk)]
@@ -125,10 +150,13 @@ def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     peak, ticks, done = [0.0], {}, threading.Event()
 
+    workers, processes = set(), ArmProcesses(mark)
+
     def sample():  # CPU ticks (utime + stime) last seen per process: a process that ends keeps its last figure
         while not done.wait(0.2):
-            tree = process_tree(child.pid)
+            tree = processes.stats()
             ticks.update({pid: int(fields[11]) + int(fields[12]) for pid, fields in tree.items()})
+            workers.update(pid for pid in tree if pid not in workers and is_worker(pid, child.pid, arm))
             peak[0] = max(peak[0], pss_mb(tree))
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -140,7 +168,9 @@ def timed(arm: str, model: str, folder: Path, out: Path, chunk: int) -> dict:
     sampler.join()
     if child.returncode:
         raise RuntimeError(f"{arm} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(seconds, 1), "cpu_seconds": round(sum(ticks.values()) / os.sysconf("SC_CLK_TCK"), 1),
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(sum(ticks.values()) / tick, 1),
+            "worker_cpu_seconds": round(sum(ticks.get(pid, 0) for pid in workers) / tick, 1),
             "peak_pss_mb": round(peak[0]), "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1)}
 
 
@@ -179,7 +209,9 @@ def measure(model: str, work: Path, texts: list[str], sizes: tuple[int, int], ch
         small, large = sizes
         rate = (large - small) / max(runs[large]["seconds"] - runs[small]["seconds"], 1e-9)
         cpu_rate = (large - small) / max(runs[large]["cpu_seconds"] - runs[small]["cpu_seconds"], 1e-9)
+        worker_rate = (large - small) / max(runs[large]["worker_cpu_seconds"] - runs[small]["worker_cpu_seconds"], 1e-9)
         results[arm] = {"runs": runs, "texts_per_second": round(rate, 1),
+                        "texts_per_worker_cpu_second": round(worker_rate, 1),
                         "startup_seconds": round(runs[small]["seconds"] - small / rate, 1),
                         "texts_per_cpu_second": round(cpu_rate, 1),
                         "startup_cpu_seconds": round(runs[small]["cpu_seconds"] - small / cpu_rate, 1),
@@ -196,17 +228,16 @@ def measure(model: str, work: Path, texts: list[str], sizes: tuple[int, int], ch
 
 
 def table(name: str, results: dict) -> str:
-    base = results.get("predict", {})
-    lines = [f"{name}:", "| arm | texts/s running (wall) | texts per CPU-s running | per worker vs `nerkit predict` "
-             "(wall / CPU) | start-up s (wall / CPU) | texts/s whole process | peak Pss MB | records differing | "
-             "load before-after (small / large run) |", "|---|---|---|---|---|---|---|---|---|"]
+    base = results.get("predict")
+    lines = [f"{name}:", "| arm | texts/s running | per worker vs `nerkit predict` (wall / worker CPU) | texts per "
+             "worker CPU-s | start-up s (wall / CPU) | texts/s whole process | peak Pss MB | records "
+             "differing | load before-after (small / large run) |", "|---|---|---|---|---|---|---|---|---|"]
     for arm, f in results.items():
-        workers = ARMS[arm][1]
-        per_worker = f"{f['texts_per_second'] / workers / base['texts_per_second']:.2f}x / " \
-            f"{f['texts_per_cpu_second'] / base['texts_per_cpu_second']:.2f}x" if base else "-"
+        per_worker = f"{f['texts_per_second'] / ARMS[arm][1] / base['texts_per_second']:.2f}x / " \
+            f"{f['texts_per_worker_cpu_second'] / base['texts_per_worker_cpu_second']:.2f}x" if base else "-"
         same = f.get("against_predict", {}).get("records_differing", "-")
         loads = " / ".join(f"{r['load_before']}-{r['load_after']}" for r in f["runs"].values())
-        lines.append(f"| {ARMS[arm][0]} | {f['texts_per_second']} | {f['texts_per_cpu_second']} | {per_worker} | "
+        lines.append(f"| {ARMS[arm][0]} | {f['texts_per_second']} | {per_worker} | {f['texts_per_worker_cpu_second']} | "
                      f"{f['startup_seconds']} / {f['startup_cpu_seconds']} | {f['whole_process_texts_per_second']} | "
                      f"{f['peak_pss_mb']} | {same} | {loads} |")
     return "\n".join(lines)
