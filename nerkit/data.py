@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig
+from .config import DataConfig, setting
 from .formats.spans import SPAN_FORMATS, detect_format
 from .formats import DataError, numbered_lines
 from .formats.conll import read_conll
@@ -77,7 +77,7 @@ def sentences_from_records(records, tokens_field: str, tags_field: str, document
         for name in (tokens_field, tags_field):
             if name not in record:
                 raise DataError(f"{where}: missing field {name!r} (fields: {', '.join(record)}); "
-                                f"set data.tokens_field / data.tags_field")
+                                f"set {setting('data.tokens_field')} / {setting('data.tags_field')}")
         tokens, tags = record[tokens_field], record[tags_field]
         if tag_names is not None:
             tags = [tag_names[t] for t in tags]
@@ -112,14 +112,14 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[
         raise DataError(f"data file not found: {path}")
     fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format "
+        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set {setting('data.format')} "
                         f"to one of conll, jsonl, json, parquet")
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
         return read_span_file(path, fmt, cfg)
     if fmt not in ("jsonl", "json", "parquet"):
-        raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
+        raise DataError(f"unknown {setting('data.format')} {fmt!r}; expected auto, conll, jsonl, json, parquet, "
                         f"{', '.join(SPAN_FORMATS)}")
     records = read_records(path, fmt)
     span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
@@ -206,7 +206,7 @@ def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
 def load_corpus(cfg: DataConfig) -> Corpus:
     """Read every configured split, detect or check the scheme, convert to IOB2, build the label list."""
     if cfg.scheme not in SCHEMES:
-        raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
+        raise DataError(f"unknown {setting('data.scheme')} {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
     if cfg.dataset:
         raw = read_hub(cfg)
     else:

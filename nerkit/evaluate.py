@@ -33,10 +33,10 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
-    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     cfg = data_config or DataConfig()
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
                                        "test": None, split if split in ("train", "validation") else "test": data}))
+    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     sentences = next(iter(corpus.splits.values()))
     unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
     if unknown:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from .config import setting
+
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io")
 TAG_RE = re.compile(r"^(?:O|([BIMESWLU])-(.+))$")
 INSIDE, SINGLE, LAST = {"I", "M"}, {"S", "W", "U"}, {"E", "L"}
@@ -76,7 +78,7 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str)
         continues = previous_kind == kind and (previous_prefix == "B" or previous_prefix in INSIDE)
         if scheme == "iob2" and prefix == "I" and not continues:
             raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; in IOB2 an "
-                              f"entity starts with B-{kind} (is the file IOB1? set data.scheme: iob1)")
+                              f"entity starts with B-{kind} (is the file IOB1? set {setting('data.scheme', 'iob1')})")
         if scheme in ("bioes", "bmes", "bilou") and (prefix in INSIDE or prefix in LAST) and not continues:
             raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; "
                               f"in {scheme.upper()} it must continue a {kind} entity")
@@ -92,8 +94,8 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str)
 
 
 def _hint(prefix: str) -> str:
-    return {"M": " (is the file BMES? set data.scheme: bmes)", "E": " (is the file BIOES? set data.scheme: bioes)",
-            "S": " (is the file BIOES? set data.scheme: bioes)"}.get(prefix, "")
+    scheme = {"M": "bmes", "E": "bioes", "S": "bioes"}.get(prefix)
+    return f" (is the file {scheme.upper()}? set {setting('data.scheme', scheme)})" if scheme else ""
 
 
 _WRITE = {"bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S"), "bilou": ("B", "I", "L", "U")}
