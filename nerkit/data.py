@@ -189,10 +189,13 @@ def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
     """A Hub dataset by name (parquet/arrow; tags as strings or ClassLabel ids)."""
     from datasets import load_dataset
 
+    from .formats.tables import InputError, dataset_arguments
+
     try:
-        loaded = load_dataset(cfg.dataset, cfg.dataset_config)
-    except OSError as err:  # not found, or the Hub cannot be reached (offline)
-        raise DataError(f"data.dataset {cfg.dataset!r} cannot be loaded: {err}") from err
+        args, kwargs = dataset_arguments(cfg.dataset)
+        loaded = load_dataset(*args, **(kwargs or {"name": cfg.dataset_config}))
+    except (OSError, InputError) as err:  # not found, or the Hub cannot be reached (offline)
+        raise DataError(f"data.dataset {cfg.dataset!r} cannot be loaded: {' '.join(str(err).split())}") from err
     splits = {}
     for name, ds in loaded.items():
         feature = ds.features.get(cfg.tags_field)

@@ -149,18 +149,27 @@ def write_model_card(directory: str | Path, recipe, results, metadata, model_id:
     return atomic_write(Path(directory, "README.md"), card_text(recipe, results, metadata, model_id))
 
 
+def check_push(model_id: str | None, token: str | None = None) -> str:
+    """The token a push will use (huggingface_hub's lookup: HF_TOKEN, then `hf auth login`'s file); checked
+    before training, so a run never ends in a push that cannot happen."""
+    if not model_id:
+        raise HubError("no Hub repository: set hub.model_id or pass --model-id")
+    from huggingface_hub import get_token
+
+    token = token or get_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (checked before anything is "
+                       "trained or uploaded)")
+    return token
+
+
 def push(directory: str | Path, model_id: str | None, private: bool = False, revision: str | None = None,
          merged: bool = False, token: str | None = None, api=None) -> str | None:
     """Upload a finished run's allow-list in one commit, the card naming `model_id`. Main process only."""
     if int(os.environ.get("RANK", "0")) != 0:
         return None
-    if not model_id:
-        raise HubError("no Hub repository: set hub.model_id or pass --model-id")
-    from huggingface_hub import CommitOperationAdd, HfApi, get_token
-
-    token = token or get_token()
-    if not token:
-        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`; nothing was uploaded")
+    token = check_push(model_id, token)
+    from huggingface_hub import CommitOperationAdd, HfApi
     folder = Path(directory)
     if not (folder / METADATA).is_file():
         raise HubError(f"{folder} is not a finished nerkit run (no {METADATA}); nothing was uploaded")

@@ -76,6 +76,21 @@ def build_model(cfg: ModelConfig, labels: list[str]):
     return model
 
 
+def check_model(cfg: ModelConfig, labels: list[str], lora: LoraConfig | None = None) -> None:
+    """Before a run writes anything: the model's config loads, its labels fit the data, and LoRA's target
+    modules exist (listed from a model built on the meta device: no weights are read or allocated)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    with loading(cfg.name_or_path):
+        config = AutoConfig.from_pretrained(resolve_model_path(cfg.name_or_path), revision=cfg.revision,
+                                            trust_remote_code=False)
+    check_saved_labels(config, labels, cfg.name_or_path)
+    if lora is not None:
+        with torch.device("meta"):
+            lora_targets(AutoModelForTokenClassification.from_config(config), lora)
+
+
 def check_saved_labels(config, labels: list[str], name: str) -> None:
     """A model already fine-tuned for NER must have the data's labels (its head would be meaningless)."""
     saved = [config.id2label[i] for i in sorted(config.id2label)] if getattr(config, "id2label", None) else []

@@ -155,6 +155,20 @@ def begin(output_dir: str | Path, recipe: dict[str, Any], overwrite: bool = Fals
     return resuming
 
 
+def abandon(output_dir: str | Path, remove_folder: bool = False) -> None:
+    """A run that stopped before its first checkpoint has nothing to resume: what it wrote goes (and the
+    folder, when the run made it), so the same command starts again. A folder with checkpoints is kept."""
+    out = Path(output_dir)
+    if not out.is_dir() or any(p.name.startswith("checkpoint-") for p in out.iterdir()):
+        return
+    for path in out.iterdir():
+        _remove(path)
+    if remove_folder:
+        out.rmdir()
+    logger.warning("the run stopped before its first checkpoint: nothing to resume, so %s was %s; the same command "
+                   "starts again", out, "removed" if remove_folder else "emptied")
+
+
 def finish(output_dir: str | Path, metadata: dict[str, Any]) -> None:
     """nerkit.json, then the removal of INCOMPLETE: the last two steps of a run."""
     write_json(Path(output_dir, METADATA), metadata)

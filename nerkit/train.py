@@ -22,8 +22,8 @@ from .config import Recipe, RecipeError
 from .data import load_corpus
 from .features import Encoder, gather_word_predictions
 from .metrics import format_table, score
-from .modeling import build_model, load_tokenizer, parameter_counts, resolve_model_path, wrap_lora
-from .run import begin, finish, hub_name, write_json
+from .modeling import build_model, check_model, load_tokenizer, parameter_counts, resolve_model_path, wrap_lora
+from .run import abandon, begin, finish, hub_name, write_json
 
 logger = logging.getLogger("nerkit")
 
@@ -120,28 +120,42 @@ def argmax_logits(logits, labels):
 
 def run(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     """Train, evaluate the configured splits, save; returns {split: metrics}. A non-empty output_dir is
-    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it."""
-    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
-
-    from .trainer import NerTrainer
+    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it. Everything
+    that can be checked is checked before output_dir is touched; a run that fails before its first
+    checkpoint removes what it wrote, so the same command starts again."""
+    from transformers import set_seed
 
     args = training_arguments(recipe)
     overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
-    if not isinstance(overwrite, bool):
-        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
-    with args.main_process_first(desc="preparing output_dir"):
-        if args.should_save:
-            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
-    set_seed(args.seed)
     corpus = load_corpus(recipe.data)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
-    datasets = corpus.to_datasets()
-    labels = corpus.labels
-    label2id = {label: i for i, label in enumerate(labels)}
-    model_path = resolve_model_path(recipe.model.name_or_path)
-    tokenizer = load_tokenizer(model_path, recipe.model.revision)
-    encoder = make_encoder(recipe, tokenizer, label2id, corpus)
+    tokenizer = load_tokenizer(resolve_model_path(recipe.model.name_or_path), recipe.model.revision)
+    encoder = make_encoder(recipe, tokenizer, {label: i for i, label in enumerate(corpus.labels)}, corpus)
+    check_model(recipe.model, corpus.labels, recipe.lora)
+    if recipe.hub is not None and recipe.hub.push:
+        from .hub import check_push
+
+        check_push(recipe.hub.model_id)
+    existed = Path(args.output_dir).exists()
+    with args.main_process_first(desc="preparing output_dir"):
+        if args.should_save:
+            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
+    try:
+        set_seed(args.seed)
+        return train_and_save(recipe, args, corpus, tokenizer, encoder)
+    except BaseException:
+        if args.should_save:
+            abandon(args.output_dir, remove_folder=not existed)
+        raise
+
+
+def train_and_save(recipe: Recipe, args, corpus, tokenizer, encoder: Encoder) -> dict[str, dict[str, Any]]:
+    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback
+
+    from .trainer import NerTrainer
+
+    datasets, labels = corpus.to_datasets(), corpus.labels
     with args.main_process_first(desc="encoding"):
         features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
 

@@ -247,3 +247,14 @@ def test_cli_evaluate_errors_name_the_flag_and_training_errors_the_recipe_key(ca
     recipe = write_recipe(tmp_path, f"model:\n  name_or_path: minilm\ndata:\n  train: {data}\n  scheme: iob2\n")
     line = one_line_error(capsys, ["train", recipe, f"training.output_dir={tmp_path / 'run'}"], "train")
     assert "set data.scheme: iob1" in line
+
+
+def test_cli_predict_stopped_by_a_bad_row_runs_again_once_the_row_is_fixed(capsys, tmp_path, trained_run):
+    docs, out = tmp_path / "docs.jsonl", tmp_path / "out.jsonl"
+    docs.write_text('{"text": "Anna visited Paris."}\n{"text": 3}\n')
+    argv = ["predict", str(trained_run), "--input", str(docs), "--output", str(out)]
+    assert main(argv) == 2
+    assert f"{docs}:2" in capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl"]
+    docs.write_text('{"text": "Anna visited Paris."}\n{"text": "John left."}\n')
+    assert main(argv) == 0 and len(out.read_text().splitlines()) == 2

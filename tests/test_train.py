@@ -129,3 +129,71 @@ def test_cpu_process_count_is_read_from_the_accelerate_command_line():
     assert requested_cpu_processes(env, ["accelerate", "launch", "--num-processes=2"]) == 2
     assert requested_cpu_processes({**env, "WORLD_SIZE": "3"}, cmd) == 1  # already distributed
     assert requested_cpu_processes({"ACCELERATE_USE_CPU": "True"}, cmd) == 1
+
+
+# --- failed starts leave nothing behind; checks before work -----------------------------------------------------
+
+def refuse_model_building(monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("nerkit.train"), "build_model",
+                        lambda *args, **kwargs: pytest.fail("the model was built before the mistake was found"))
+
+
+@pytest.mark.parametrize("override, error", [
+    ({"data": {"train": "no/such/train.conll"}}, "data file not found: no/such/train.conll"),
+    ({"data": {"dataset": "./no-such-folder"}}, "./no-such-folder: no such file or folder"),
+    ({"lora": {"target_modules": ["q_proj"]}}, r"\['q_proj'\] not found in bert; its linear modules are"),
+])
+def test_train_mistakes_found_before_anything_is_written(tiny_model, tmp_path, monkeypatch, override, error):
+    refuse_model_building(monkeypatch)
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    for section, values in override.items():
+        recipe[section] = {**(recipe.get(section) or {}), **values}
+    with pytest.raises(Exception, match=error):
+        run(recipe_from_dict(recipe))
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_hub_push_without_a_token_stops_before_training(tiny_model, tmp_path, monkeypatch):
+    from nerkit.hub import HubError
+
+    refuse_model_building(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no `hf auth login` token file either
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    recipe["hub"] = {"push": True, "model_id": "me/ner"}
+    with pytest.raises(HubError, match="no Hugging Face token"):
+        run(recipe_from_dict(recipe))
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_failing_before_its_first_checkpoint_removes_what_it_wrote(tiny_model, tmp_path, monkeypatch, caplog):
+    import importlib
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(importlib.import_module("nerkit.train"), "train_and_save", out_of_memory)
+    recipe = recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out"))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run(recipe)
+    assert not (tmp_path / "out").exists()
+    assert "nothing to resume" in caplog.text
+    (tmp_path / "empty").mkdir()  # a folder the user made stays, emptied
+    with pytest.raises(RuntimeError):
+        run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "empty")))
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model, tmp_path, monkeypatch):
+    import importlib
+
+    def fails_after_a_checkpoint(recipe, args, *rest):
+        (tmp_path / "out" / "checkpoint-5").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module("nerkit.train"), "train_and_save", fails_after_a_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out")))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "recipe.yaml"]
