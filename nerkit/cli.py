@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score a model on a labelled file")
     evaluate.add_argument("model")
-    evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file")
+    evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file; or validation / test: the run's own "
+                                       "file of that split, from any folder")
     evaluate.add_argument("--split", default="test", help="name used in the report")
     evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
     add_options(evaluate, EvalConfig)
@@ -265,6 +266,10 @@ def module_main(command: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
+    if args.debug:
+        from . import modeling
+
+        modeling.SHOW_LOAD_REPORTS = True
     try:
         return args.func(args)
     except Exception as err:

@@ -16,7 +16,7 @@ from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
-from .run import write_atomically
+from .run import RECIPE, SPLITS, data_file, read_recipe, write_atomically
 from .schemes import spans
 
 logger = logging.getLogger(__name__)
@@ -29,11 +29,15 @@ class OutputError(ValueError):
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
              data_config: DataConfig | None = None, examples: int = 3, **tagger_kwargs) -> dict[str, Any]:
-    """Word-level predictions on `data` scored exactly as training scores its eval splits."""
+    """Word-level predictions on `data` scored exactly as training scores its eval splits. `data` may name a
+    split of the run (`test`): the file it was trained with, read with its recipe's settings."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     cfg = data_config or DataConfig()
+    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
+        split = data
+        data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
                                        "test": None, split if split in ("train", "validation") else "test": data}))
     tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
@@ -59,6 +63,15 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                                                                     encoding="utf-8"))
         write_atomically(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     return report
+
+
+def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:
+    """A run's `split` file, found from any folder (nerkit.run.data_file), and its recipe's data settings."""
+    path, tried = data_file(run, split)
+    if path is None:
+        raise DataError(f"{run}: no {split} file ({', '.join(tried) + ': none exists' if tried else 'none in its recipe.yaml'})")
+    data = (read_recipe(run) or {}).get("data") or {}
+    return path, DataConfig(**{k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__ and k not in SPLITS})
 
 
 def char_span_scores(tagger: Tagger, documents) -> dict[str, Any]:

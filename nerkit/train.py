@@ -57,6 +57,8 @@ def training_arguments(recipe: Recipe):
         kwargs["load_best_model_at_end"] = False
     if kwargs.get("bf16") and not _has_cuda():
         kwargs.setdefault("use_cpu", True)  # transformers only takes bf16 on CPU when told it is on CPU
+    if not _has_accelerator():
+        kwargs.setdefault("dataloader_pin_memory", False)  # pinned memory is for copies to an accelerator
     try:
         args = TrainingArguments(**kwargs)
     except ValueError as err:  # TrainingArguments' own checks: unknown strategy names, incompatible options
@@ -76,6 +78,12 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.accelerator.is_available()
+
+
 def _splits_present(recipe: Recipe) -> set[str]:
     data = recipe.data
     return {"train", "validation", "test"} if data.dataset else {s for s in ("train", "validation", "test") if getattr(data, s)}
@@ -89,8 +97,16 @@ def encode(datasets, encoder: Encoder, eval_encoder: Encoder):
         enc = encoder if split == "train" else eval_encoder
         mapped = ds.map(enc, batched=True, batch_size=batch_size, with_indices=True,
                         remove_columns=ds.column_names, desc=f"encoding {split}")
-        features[split] = mapped if split == "train" else mapped.sort("length")
+        features[split] = mapped if split == "train" else by_length(mapped)
     return features
+
+
+def by_length(features):
+    """Shortest first, ties in dataset order (what `Dataset.sort("length")` gives, without the FutureWarning
+    its pyarrow call raises on every run)."""
+    import numpy as np
+
+    return features.select(np.argsort(np.asarray(features["length"]), kind="stable"))
 
 
 class WordMetrics:

@@ -197,3 +197,21 @@ def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model,
     with pytest.raises(KeyboardInterrupt):
         run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out")))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "recipe.yaml"]
+
+
+def test_train_terminal_says_what_matters_once(tiny_model, tmp_path, capfd, caplog):
+    """No LOAD REPORT table, no pin_memory or pyarrow warnings, each evaluation one line."""
+    import logging
+    import warnings
+
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    del recipe["training"]["dataloader_pin_memory"]  # nerkit's own default on a machine without an accelerator
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, logger="nerkit"):
+        warnings.simplefilter("always")
+        run(recipe_from_dict(recipe))
+    assert [str(w.message) for w in caught if "pin_memory" in str(w.message) or w.category is FutureWarning] == []
+    captured = capfd.readouterr()
+    shown = captured.out + captured.err + caplog.text
+    assert "LOAD REPORT" not in shown and "were not sharded" not in shown and "{'eval_loss'" not in shown
+    assert captured.out.count("dev F1 ") == 2  # one line per epoch's evaluation, above the bar
+    assert "a new classification head for 9 labels" in caplog.text

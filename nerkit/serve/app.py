@@ -99,8 +99,10 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HTTPException(400, f"request body is not valid JSON: {err}") from None
-    if not isinstance(payload, dict) or "texts" not in payload:
+    if not isinstance(payload, dict):
         raise HTTPException(422, f'expected a JSON object {{"texts": [string, ...]}}, got {_json_type(payload)}')
+    if "texts" not in payload:
+        raise HTTPException(422, f"missing field `texts` (a list of strings); got keys: {', '.join(payload) or 'none'}")
     if set(payload) != {"texts"}:
         raise HTTPException(422, f"unknown fields {sorted(set(payload) - {'texts'})}; only \"texts\" is accepted")
     texts = payload["texts"]
