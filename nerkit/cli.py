@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -275,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if args.debug or not is_user_error(err):
             raise
+        if os.environ.get("RANK", "0") != "0":
+            return 2  # every process meets the same mistake: the main one says it once
         message = " ".join(str(err).split()) if isinstance(err, OSError) else err  # transformers' span lines
         print(f"nerkit {args.command}: error: {message}", file=sys.stderr)
         return 2

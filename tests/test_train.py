@@ -131,6 +131,34 @@ def test_cpu_process_count_is_read_from_the_accelerate_command_line():
     assert requested_cpu_processes({"ACCELERATE_USE_CPU": "True"}, cmd) == 1
 
 
+def test_num_processes_without_cpu_on_a_machine_without_gpus_runs_as_cpu_processes():
+    env = {"ACCELERATE_USE_CPU": "False", "MASTER_ADDR": "127.0.0.1"}
+    cmd = ["accelerate", "launch", "--num_processes", "4", "-m", "nerkit.train"]
+    assert requested_cpu_processes(env, cmd, accelerator=False) == 4  # not one process, silently
+    assert requested_cpu_processes(env, cmd, accelerator=True) == 1  # accelerate runs the GPUs itself
+    assert requested_cpu_processes({"MASTER_ADDR": "127.0.0.1"}, cmd, accelerator=False) == 1  # not accelerate
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_accelerate_launch_quiet_ends_a_nerkit_error_with_its_one_line(tmp_path, processes):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("model:\n  name_or_path: minilm\ndata:\n  train: no-such.conll\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--quiet", "--cpu", "--num_processes",
+                           str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "--main_process_port", str(29600 + processes), "-m", "nerkit.train", str(recipe)],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert errors == ["nerkit train: error: data file not found: no-such.conll"], done.stderr
+    assert done.returncode == 1  # accelerate's own status for a failed process under --quiet
+
+
 # --- failed starts leave nothing behind; checks before work -----------------------------------------------------
 
 def refuse_model_building(monkeypatch):
