@@ -22,9 +22,7 @@ from typing import Any
 
 import yaml
 
-
-class RecipeError(ValueError):
-    """A recipe that cannot be used: unknown key, wrong type, missing value."""
+from .errors import RecipeError
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, flag: str | None = None,

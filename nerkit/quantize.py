@@ -14,13 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .inference.tagger import ONNX_FILE
+from .errors import ExportError
 
 logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be written, or a quantized model that fails its accuracy check."""
 
 
 @contextlib.contextmanager
@@ -97,7 +94,7 @@ def check_file(run, check_data: str | None):
     (found from any folder). Asked before anything is exported."""
     from .config import DataConfig
     from .data import DataError
-    from .evaluate import run_data
+    from .evaluation import run_data
 
     if check_data:
         if not Path(check_data).is_file():
@@ -110,7 +107,7 @@ def check_file(run, check_data: str | None):
 
 
 def entity_f1(folder: Path, model_path: Path, meta, data: str, data_config, quantized: bool) -> float:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .inference.engines import OnnxEngine
     from .inference.tagger import Tagger
     from .inference.tokenizer import WordTokenizer

@@ -16,7 +16,7 @@ from nerkit.config import recipe_from_dict
 from nerkit.export import ExportError, export
 from nerkit.inference.tagger import Tagger
 from nerkit.modeling import ModelError
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import ROOT, WORDS, quick_recipe
 
@@ -204,7 +204,7 @@ def test_batch_size_defaults_per_engine_and_an_explicit_one_wins(trained_run, on
 
 def test_a_run_finds_its_data_from_any_folder(tiny_model, tmp_path, monkeypatch):
     """Trained with relative paths in one folder; evaluated and exported from another."""
-    from nerkit.evaluate import evaluate
+    from nerkit.evaluation import evaluate
 
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)

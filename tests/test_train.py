@@ -6,10 +6,10 @@ import yaml
 
 from nerkit.config import recipe_from_dict
 from nerkit.data import DataError
-from nerkit.evaluate import evaluate
+from nerkit.evaluation import evaluate
 from nerkit.launch import requested_cpu_processes
 from nerkit.modeling import ModelError
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import SAMPLE, launch, quick_recipe
 
@@ -164,7 +164,7 @@ def test_accelerate_launch_quiet_ends_a_nerkit_error_with_its_one_line(tmp_path,
 def refuse_model_building(monkeypatch):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("nerkit.train"), "build_model",
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "build_model",
                         lambda *args, **kwargs: pytest.fail("the model was built before the mistake was found"))
 
 
@@ -202,7 +202,7 @@ def test_train_failing_before_its_first_checkpoint_removes_what_it_wrote(tiny_mo
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(importlib.import_module("nerkit.train"), "train_and_save", out_of_memory)
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "train_and_save", out_of_memory)
     recipe = recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out"))
     with pytest.raises(RuntimeError, match="out of memory"):
         run(recipe)
@@ -221,7 +221,7 @@ def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model,
         (tmp_path / "out" / "checkpoint-5").mkdir()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(importlib.import_module("nerkit.train"), "train_and_save", fails_after_a_checkpoint)
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "train_and_save", fails_after_a_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out")))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "recipe.yaml"]

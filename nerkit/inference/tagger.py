@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_predictions
 from ..schemes import spans
 from ..text import split_sentences, split_words
@@ -33,13 +34,16 @@ class Tagger:
 
     def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64):
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+            raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
         self.labels: list[str] = metadata["labels"]
         self.batch_size = batch_size
-        self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
-                               metadata.get("max_length", 256), metadata.get("stride"),
-                               context_size=metadata.get("context_size", 0))
+        try:
+            self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
+                                   metadata.get("max_length", 256), metadata.get("stride"),
+                                   context_size=metadata.get("context_size", 0))
+        except ValueError as err:  # settings saved with the model that its tokenizer cannot use
+            raise ModelError(f"nerkit.json: {err}") from None
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",

@@ -13,6 +13,8 @@ import logging
 import socket
 from dataclasses import dataclass, field
 
+from ..errors import ServeError
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,10 +42,6 @@ class Batching:
     max_wait_ms: float = _option(5.0, "--max-wait-ms", "how long a call waits for more requests")
     batch_size: int = _option(8, "--batch-size", "sentences per forward pass (small length-sorted passes pad "
                                                  "least on a CPU)")
-
-
-class ServeError(RuntimeError):
-    """The server cannot start: a missing dependency or a bad setting."""
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = Limits.max_texts,
