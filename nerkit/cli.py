@@ -87,13 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="fine-tune from a YAML recipe")
     train.add_argument("recipe")
-    train.add_argument("overrides", nargs="*", help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
+    train.add_argument("overrides", nargs="*", default=[], help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
     train.set_defaults(func=train_command)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
-    predict.add_argument("texts", nargs="*", help="documents; without them --input or stdin is read")
+    predict.add_argument("texts", nargs="*", default=[], help="documents; without them --input or stdin is read")
     predict.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
     predict.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
                          help="auto: from the suffix (--text-field alone means JSON Lines)")
@@ -182,9 +182,12 @@ class AnyOrderParser(argparse.ArgumentParser):
             return super().parse_known_args(args, namespace)
         self._intermixing = True
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
+        if extras:  # said with this command's usage, not the top level's
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def add_options(parser: argparse.ArgumentParser, settings: type) -> None:

@@ -256,3 +256,13 @@ def test_cli_predict_stopped_by_a_bad_row_runs_again_once_the_row_is_fixed(capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl"]
     docs.write_text('{"text": "Anna visited Paris."}\n{"text": "John left."}\n')
     assert main(argv) == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_cli_argument_mistakes_are_said_with_the_commands_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "runs/x", "--bogus", "x"])
+    err = capsys.readouterr().err
+    assert "usage: nerkit predict" in err and "nerkit predict: error: unrecognized arguments: --bogus x" in err
+    with pytest.raises(SystemExit):
+        main(["train"])
+    assert capsys.readouterr().err.strip().endswith("the following arguments are required: recipe")
