@@ -268,10 +268,9 @@ def module_main(command: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    if args.debug:
-        from . import modeling
+    from . import modeling
 
-        modeling.SHOW_LOAD_REPORTS = True
+    modeling.SHOW_LOAD_REPORTS = args.debug
     try:
         return args.func(args)
     except Exception as err:
@@ -282,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(err).split()) if isinstance(err, OSError) else err  # transformers' span lines
         print(f"nerkit {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        modeling.SHOW_LOAD_REPORTS = False  # for this command only (main may be called in-process)
 
 
 if __name__ == "__main__":

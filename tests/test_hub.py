@@ -347,10 +347,14 @@ def test_card_snippets_run_as_written_against_the_pushed_files(trained_run, lora
 
 
 def test_lora_run_saves_no_path_of_the_training_machine(lora_run, shipped_base):
-    """Every file of the run (checkpoints and binaries too) is free of the machine's own paths."""
+    """Every file of the run (checkpoints and binaries too) is free of the machine's own paths, but local.json:
+    the data paths that let export and evaluate find the data from any folder, never pushed."""
+    from nerkit.run import LOCAL, files_to_push
+
     project = lora_run.parents[1]
     machine = [str(shipped_base), str(project), sys.prefix, "site-packages"]
-    files = [p for p in lora_run.rglob("*") if p.is_file()]
+    assert (lora_run / LOCAL).is_file() and LOCAL not in files_to_push(lora_run)
+    files = [p for p in lora_run.rglob("*") if p.is_file() and p.name != LOCAL]
     assert len(files) > 20
     for path in files:
         data = path.read_bytes()

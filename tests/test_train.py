@@ -224,7 +224,7 @@ def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model,
     monkeypatch.setattr(importlib.import_module("nerkit.training"), "train_and_save", fails_after_a_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out")))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "recipe.yaml"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "local.json", "recipe.yaml"]
 
 
 def test_train_terminal_says_what_matters_once(tiny_model, tmp_path, capfd, caplog):
