@@ -32,7 +32,7 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision)
+                      revision=args.revision, newlines=args.newlines)
 
 
 def evaluate_command(args) -> int:
@@ -44,9 +44,12 @@ def evaluate_command(args) -> int:
     with flag_names():  # errors name --scheme, not data.scheme
         report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output,
                           data_config=from_options(DataConfig, args), device=args.device,
-                          batch_size=args.batch_size, revision=args.revision)
+                          batch_size=args.batch_size, revision=args.revision, newlines=args.newlines)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
+    if report["repaired_tags"]:
+        print(f"gold tags repaired: {report['repaired_tags']} continuation tags that continued no entity, read as "
+              "conlleval reads them (--invalid-tags error refuses them)")
     if "char_spans" in report:
         from .evaluation import format_char_spans
 
@@ -58,7 +61,7 @@ def serve_command(args) -> int:
     from .serve import Batching, Limits, serve
 
     return serve(args.model, host=args.host, port=args.port, device=args.device, precision=args.precision,
-                 **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
+                 newlines=args.newlines, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
 
 
 def push_command(args) -> int:
@@ -153,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                        help="auto: bf16 where the hardware supports it natively")
+    _newlines_option(serve)
     serve.set_defaults(func=serve_command)
     return parser
 
@@ -215,7 +219,14 @@ def from_options(settings: type, args):
     return settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings) if f.metadata.get("flag")})
 
 
+def _newlines_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--newlines", choices=["auto", "sentence", "space"],
+                        help="does a single newline end a sentence? auto: yes unless the paragraph is hard-wrapped "
+                             "prose; sentence: always; space: only after . ! ? (default: the model's, from training)")
+
+
 def _inference_options(parser: argparse.ArgumentParser) -> None:
+    _newlines_option(parser)
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")

@@ -64,6 +64,8 @@ def setting(key: str, value: Any = None) -> str:
 class ModelConfig:
     name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
     revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
+    drop_labels: bool = _help("Continuing from an NER model: drop the entity types it knows but the training data "
+                              "lacks (default: kept, with a warning).", False)
 
 
 @dataclass
@@ -97,12 +99,26 @@ class DataConfig:
                           "error", flag="--overlaps", choices=("error", "longest"))
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto",
                          flag="--scheme", choices=("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"))
+    invalid_tags: str = _help("A continuation tag (I-, M-, E-, L-) that continues no entity of its type: repair (open "
+                              "an entity there, as conlleval reads it; counted and reported) | error.", "repair",
+                              flag="--invalid-tags", choices=("repair", "error"))
+    rehearsal: str = _help("none | pseudo-label: continuing from an NER model on data that annotates only new types, "
+                           "its confident entities of the old types (where the gold is O) become labels.", "none")
+    rehearsal_threshold: float = _help("data.rehearsal: pseudo-label: the least mean word probability of an entity "
+                                       "that becomes a label.", 0.9)
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)
     label_all_tokens: bool = _help("Train on every sub-token (continuations of B- become I-); eval stays per word.", False)
     context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence")
     context_size: int = _help("With `context: document`: sub-tokens of context on each side.", 64)
+
+
+@dataclass
+class TextConfig:
+    newlines: str = _help("Raw text: does a single newline end a sentence? auto (yes, unless the paragraph is "
+                          "hard-wrapped prose) | sentence (always) | space (only after . ! ?). Stored with the model; "
+                          "span exports are split by the same rule in training.", "auto")
 
 
 @dataclass
@@ -136,6 +152,7 @@ class Recipe:
     model: ModelConfig
     data: DataConfig = _help("Where the data comes from and how it is encoded.", default_factory=DataConfig)
     eval: EvalConfig = _help("How models are scored.", default_factory=EvalConfig)
+    text: TextConfig = _help("How raw text becomes sentences.", default_factory=TextConfig)
     training: dict[str, Any] = _help("Keyword arguments of transformers.TrainingArguments.", default_factory=dict)
     lora: LoraConfig | None = _help("LoRA through PEFT; absent or null means full fine-tuning.", None)
     hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
@@ -148,7 +165,8 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "eval": EvalConfig, "lora": LoraConfig, "hub": HubConfig}
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "eval": EvalConfig, "lora": LoraConfig, "hub": HubConfig,
+            "text": TextConfig}
 
 
 # PyYAML follows YAML 1.1, where `3e-5` is a string and `no` / `on` are booleans (so
@@ -215,6 +233,8 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     recipe = _build(Recipe, raw, prefix="", source=source)
     _check_training_keys(recipe.training, source)
     _check_choices(recipe, source)
+    if recipe.text.newlines not in ("auto", "sentence", "space"):
+        raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
     return recipe
 
 

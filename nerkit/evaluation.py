@@ -15,7 +15,8 @@ from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
-from .run import RECIPE, SPLITS, data_file, read_recipe, write_atomically
+from .lines import check_newlines
+from .run import RECIPE, SPLITS, data_file, read_recipe, resolve, write_atomically
 from .schemes import spans
 from .errors import OutputError
 
@@ -24,9 +25,11 @@ ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
-             data_config: DataConfig | None = None, examples: int = 3, **tagger_kwargs) -> dict[str, Any]:
-    """Word-level predictions on `data` scored exactly as training scores its eval splits. `data` may name a
-    split of the run (`test`): the file it was trained with, read with its recipe's settings."""
+             data_config: DataConfig | None = None, examples: int = 3, newlines: str | None = None,
+             **tagger_kwargs) -> dict[str, Any]:
+    """Word-level predictions on `data` scored exactly as training scores its eval splits. A span export's
+    texts are split into sentences by `newlines` (default: the model's rule), as predict splits them.
+    `data` may name a split of the run (`test`): the file it was trained with, read with its recipe's settings."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
@@ -34,8 +37,12 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
         split = data
         data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
+    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
+        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
+    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
-                                       "test": None, split if split in ("train", "validation") else "test": data}))
+                                       "test": None, split if split in ("train", "validation") else "test": data}),
+                         newlines)  # read before the model loads: a mistake in the data is said at once
     tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     sentences = next(iter(corpus.splits.values()))
     unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
@@ -49,10 +56,13 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
                                                                      progress=True)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None}
+    report["newlines"] = newlines
+    report["invalid_tags"] = cfg.invalid_tags  # gold continuations that continue nothing: repaired or refused
+    report["repaired_tags"] = sum(corpus.repaired_tags.values())
     report["errors"], confusion = error_breakdown(sentences, pred, examples)
     span_format = span_format_of(data, cfg)
     if span_format:
-        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
+        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg), newlines)
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(Path(output), lambda path: path.write_text(json.dumps(report, indent=2) + "\n",
@@ -70,10 +80,10 @@ def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:
     return path, DataConfig(**{k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__ and k not in SPLITS})
 
 
-def char_span_scores(tagger: Tagger, documents) -> dict[str, Any]:
+def char_span_scores(tagger: Tagger, documents, newlines: str | None = None) -> dict[str, Any]:
     """Exact (start, end, label) matches between gold spans and what `nerkit predict` finds in the raw texts
     (its own words: unlike the word-level scores, no word is cut at a gold span boundary)."""
-    results = tagger.predict([d.text for d in documents])
+    results = tagger.predict([d.text for d in documents], newlines=newlines)
     gold = {(i, *span) for i, d in enumerate(documents) for span in d.spans}
     pred = {(i, e["start"], e["end"], e["label"]) for i, r in enumerate(results) for e in r["entities"]}
     scores = _prf(gold, pred)

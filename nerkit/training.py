@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Recipe, RecipeError
-from .data import load_corpus
+from .data import load_corpus, train_labels
 from .features import Encoder, gather_word_predictions
+from .label_mapping import plan_labels
 from .metrics import format_table, score
+from .rehearsal import check as check_rehearsal, rehearse
 from .modeling import build_model, check_model, load_tokenizer, parameter_counts, wrap_lora
 from .run import abandon, begin, finish, hub_name, local_path, write_json
 
@@ -141,13 +143,15 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     from transformers import set_seed
 
     args = training_arguments(recipe)
+    check_rehearsal(recipe.data.rehearsal, recipe.data.rehearsal_threshold)
     overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
-    corpus = load_corpus(recipe.data)
+    corpus = load_corpus(recipe.data, recipe.text.newlines)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
     tokenizer = load_tokenizer(local_path(recipe.model.name_or_path), recipe.model.revision)
-    encoder = make_encoder(recipe, tokenizer, {label: i for i, label in enumerate(corpus.labels)}, corpus)
-    check_model(recipe.model, corpus.labels, recipe.lora)
+    encoder = make_encoder(recipe, tokenizer, {label: i for i, label in enumerate(plan.labels)}, corpus)
+    check_model(recipe.model, recipe.lora)
     if recipe.hub is not None and recipe.hub.push:
         from .hub import check_push
 
@@ -158,19 +162,26 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
             begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
     try:
         set_seed(args.seed)
-        return train_and_save(recipe, args, corpus, tokenizer, encoder)
+        return train_and_save(recipe, args, corpus, plan, encoder)
     except BaseException:
         if args.should_save:
             abandon(args.output_dir, remove_folder=not existed)
         raise
 
 
-def train_and_save(recipe: Recipe, args, corpus, tokenizer, encoder: Encoder) -> dict[str, dict[str, Any]]:
+def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict[str, dict[str, Any]]:
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback
 
     from .trainer import NerTrainer
 
-    datasets, labels = corpus.to_datasets(), corpus.labels
+    rehearsal = None
+    if recipe.data.rehearsal != "none":  # the starting model's confident old-type entities become labels
+        rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
+                             recipe.model.revision)
+        corpus.labels = train_labels(corpus.splits)
+        plan = plan_labels(recipe.model, corpus.labels)
+        encoder = dataclasses.replace(encoder, label2id={label: i for i, label in enumerate(plan.labels)})
+    datasets, labels, tokenizer = corpus.to_datasets(), plan.labels, encoder.tokenizer
     with args.main_process_first(desc="encoding"):
         features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
 
@@ -196,7 +207,7 @@ def train_and_save(recipe: Recipe, args, corpus, tokenizer, encoder: Encoder) ->
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels)
-    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics)
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
@@ -241,7 +252,8 @@ def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
     return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
 
 
-def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any], plan,
+             rehearsal: dict[str, Any] | None = None) -> None:
     """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
 
     Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
@@ -254,7 +266,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         return
     (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
     metadata = {
-        "labels": corpus.labels,
+        "labels": plan.labels,
         "kind": "adapter" if recipe.lora is not None else "full",
         "base_model": hub_name(recipe.model.name_or_path),
         "source_scheme": corpus.scheme,
@@ -262,10 +274,16 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         "stride": encoder.stride,
         "context": "document" if encoder.context_size else "sentence",
         "context_size": encoder.context_size,
+        "newlines": recipe.text.newlines,  # how raw text's single newlines split sentences (nerkit/lines.py)
     }
     if recipe.model.revision:
         metadata["base_revision"] = recipe.model.revision
     metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
+    metadata["repaired_tags"] = corpus.repaired_tags  # split -> broken continuations read as conlleval does
+    if plan.record():
+        metadata["continued_from"] = plan.record()  # labels kept / added / dropped / re-initialised
+    if rehearsal:
+        metadata["rehearsal"] = rehearsal  # old-type entities added per type, threshold, time taken
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
     from .hub import merged_folder, write_model_card

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_predictions
 from ..schemes import spans
+from ..lines import check_newlines
 from ..text import split_sentences, split_words
 
 logger = logging.getLogger(__name__)
@@ -32,9 +33,11 @@ BATCH_SIZE = {"onnx": 32, "torch": 64}
 class Tagger:
     """An engine with the tokenizer, labels and encoding settings it was trained with."""
 
-    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64):
+    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64, newlines: str | None = None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
+        # does a single newline of raw text end a sentence (nerkit/lines.py): as asked, else as trained
+        self.newlines = check_newlines(newlines or metadata.get("newlines", "auto"))
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
         self.labels: list[str] = metadata["labels"]
         self.batch_size = batch_size
@@ -47,8 +50,9 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",
-             revision: str | None = None, token: str | None = None) -> "Tagger":
-        """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch."""
+             revision: str | None = None, token: str | None = None, newlines: str | None = None) -> "Tagger":
+        """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch.
+        `newlines` (auto | sentence | space) overrides the model's own rule for raw text's newlines."""
         from ..run import resolve
 
         source = resolve(path, revision, token)
@@ -58,12 +62,14 @@ class Tagger:
 
             metadata = source.metadata
             engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
-            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"))
+            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"),
+                       newlines)
         from ..modeling import load_source
         from .engines import TorchEngine
 
         model, tokenizer, metadata = load_source(source)
-        return cls(TorchEngine(model, device, precision), tokenizer, metadata, _batch_size(batch_size, "torch"))
+        return cls(TorchEngine(model, device, precision), tokenizer, metadata, _batch_size(batch_size, "torch"),
+                   newlines)
 
     @property
     def device(self) -> str:
@@ -103,12 +109,14 @@ class Tagger:
                 probs[i] = best[row].tolist()
         return label_ids, probs
 
-    def predict(self, texts: Iterable[str], progress: bool = False) -> list[dict[str, Any]]:
-        """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text."""
+    def predict(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None) -> list[dict[str, Any]]:
+        """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text.
+        Sentences end at single newlines as `newlines` says (default: the Tagger's, from training)."""
         texts = list(texts)
+        newlines = check_newlines(newlines or self.newlines)
         sentences, documents = [], []
         for d, text in enumerate(texts):
-            for sentence in split_sentences(split_words(text), text):
+            for sentence in split_sentences(split_words(text), text, newlines):
                 sentences.append(sentence)
                 documents.append(d)
         tagged = self.tag_words([[w.text for w in s] for s in sentences], documents, progress)
