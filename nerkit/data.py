@@ -276,8 +276,8 @@ def convert(sentences: list[dict[str, Any]], scheme: str, repaired: list[str] | 
 def _warn_repaired(source: Any, locations: list[str], scheme: str) -> None:
     shown = ", ".join(locations[:5]) + (", ..." if len(locations) > 5 else "")
     logger.warning("%s: %d %s tag%s continued no entity and now open%s one, as conlleval reads them (%s); "
-                   "data.invalid_tags: error refuses them", source, len(locations), scheme.upper(),
-                   "s" if len(locations) != 1 else "", "" if len(locations) != 1 else "s", shown)
+                   "%s refuses them", source, len(locations), scheme.upper(), "s" if len(locations) != 1 else "",
+                   "" if len(locations) != 1 else "s", shown, setting("data.invalid_tags", "error"))
 
 
 def _locate_malformed(raw: dict, message: str) -> str:

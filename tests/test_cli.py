@@ -236,15 +236,17 @@ def test_cli_evaluate_errors_name_the_flag_and_training_errors_the_recipe_key(ca
                                                                                no_model_loading):
     data = tmp_path / "iob1.conll"
     data.write_text("Anna I-PER\nvisited O\nParis I-LOC\n")
-    line = one_line_error(capsys, ["evaluate", model_dir, str(data), "--scheme", "iob2"], "evaluate")
-    assert "set --scheme iob1" in line and "data.scheme" not in line
+    line = one_line_error(capsys, ["evaluate", model_dir, str(data), "--scheme", "iob2", "--invalid-tags", "error"],
+                          "evaluate")
+    assert "set --scheme iob1; --invalid-tags repair reads it" in line and "data." not in line
     commented = tmp_path / "commented.conll"
     commented.write_text("# a comment\nAnna B-PER\n")
     line = one_line_error(capsys, ["evaluate", model_dir, str(commented)], "evaluate")
     assert "set --comment-prefix" in line
-    recipe = write_recipe(tmp_path, f"model:\n  name_or_path: minilm\ndata:\n  train: {data}\n  scheme: iob2\n")
+    recipe = write_recipe(tmp_path, f"model:\n  name_or_path: minilm\ndata:\n  train: {data}\n  scheme: iob2\n"
+                                    "  invalid_tags: error\n")
     line = one_line_error(capsys, ["train", recipe, f"training.output_dir={tmp_path / 'run'}"], "train")
-    assert "set data.scheme: iob1" in line
+    assert "set data.scheme: iob1; data.invalid_tags: repair reads it" in line
 
 
 def test_cli_predict_stopped_by_a_bad_row_runs_again_once_the_row_is_fixed(capsys, tmp_path, trained_run):
