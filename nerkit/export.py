@@ -23,7 +23,7 @@ from typing import Any
 from .inference.tagger import ONNX_FILE, padded
 from .metadata import OnnxExport, RunMetadata
 from .modeling import load_trained
-from .quantize import MAX_DROP, ExportError, quantize_checked, quiet
+from .quantize import MAX_DROP, ExportError, check_file, quantize_checked, quiet
 from .run import read_recipe
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ExportError(f"{output} already exists; remove it or choose another --output")
+    check = check_file(run, check_data) if quantize else None  # before the fp32 export, not after it
     model, tokenizer, metadata = load_trained(run)
     if metadata.kind == "adapter":
         model = model.merge_and_unload()
@@ -57,7 +58,7 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         fused = export_onnx(model, tokenizer, staging / ONNX_FILE, opset)
         meta = metadata.replace(kind="full", engine="onnx", onnx=OnnxExport(ONNX_FILE, opset, str(run), fused))
         if quantize:
-            meta.quantization = quantize_checked(staging, meta, run, check_data, per_channel, max_drop, force)
+            meta.quantization = quantize_checked(staging, meta, *check, per_channel, max_drop, force)
         meta.write(staging)
         for name in COPIED:
             if Path(run, name).is_file():

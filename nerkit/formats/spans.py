@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..config import setting
 from ..text import Word, entity_offsets, split_sentences, split_words
 from ..deprecated import moved_names
 from ..errors import SpanError
@@ -49,8 +50,8 @@ class SpanStats:
         for reason, count in sorted(self.skipped.items()):
             logger.warning("%s: %d records skipped: %s", source, count, reason)
         if self.dropped_overlaps:
-            logger.warning("%s: %d overlapping spans dropped (data.overlaps: longest keeps the longest)",
-                           source, self.dropped_overlaps)
+            logger.warning("%s: %d overlapping spans dropped (%s keeps the longest)", source, self.dropped_overlaps,
+                           setting("data.overlaps", "longest"))
         if self.utf16_offsets:
             logger.info("%s: %d spans had UTF-16 offsets (older Label Studio); converted", source, self.utf16_offsets)
 
@@ -167,7 +168,7 @@ def _resolve_overlaps(spans: list[tuple[int, int, str]], where: str, overlaps: s
             stats.dropped_overlaps += 1
         elif clash != span:
             raise SpanError(f"{where}: spans {clash[0]}-{clash[1]} ({clash[2]}) and {span[0]}-{span[1]} ({span[2]}) "
-                            f"overlap; nerkit tags one entity per word (set data.overlaps: longest to keep the "
+                            f"overlap; nerkit tags one entity per word (set {setting('data.overlaps', 'longest')} to keep the "
                             f"longest and drop the rest)")
     return sorted(kept)
 
@@ -198,9 +199,9 @@ def span_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str
     if fmt not in SPAN_FORMATS:
         raise SpanError(f"unknown span format {fmt!r}; expected one of {', '.join(SPAN_FORMATS)}")
     if annotation not in ANNOTATIONS:
-        raise SpanError(f"unknown data.annotation {annotation!r}; expected one of {', '.join(ANNOTATIONS)}")
+        raise SpanError(f"unknown {setting('data.annotation')} {annotation!r}; expected one of {', '.join(ANNOTATIONS)}")
     if overlaps not in OVERLAPS:
-        raise SpanError(f"unknown data.overlaps {overlaps!r}; expected one of {', '.join(OVERLAPS)}")
+        raise SpanError(f"unknown {setting('data.overlaps')} {overlaps!r}; expected one of {', '.join(OVERLAPS)}")
     stats = stats if stats is not None else SpanStats()
     read = {"label-studio": _label_studio, "doccano": _doccano, "spans": _spans}[fmt]
     documents = []
@@ -216,7 +217,7 @@ def span_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str
 
 def _text(container: dict, key: str, where: str, what: str) -> Any:
     if key not in container:
-        raise SpanError(f"{where}: no {what}{key!r} (fields: {', '.join(map(str, container))}); set data.text_field")
+        raise SpanError(f"{where}: no {what}{key!r} (fields: {', '.join(map(str, container))}); set {setting('data.text_field')}")
     return container[key]
 
 
