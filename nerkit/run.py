@@ -45,7 +45,7 @@ SPLITS = ("train", "validation", "test")
 
 __getattr__ = moved_names(__name__, {  # before 0.2 this module also named models, wrote files and found them
     **dict.fromkeys(("ALIASES", "SHIPPED", "local_path"), "nerkit.aliases"),
-    **dict.fromkeys(("SECRET", "HF_TOKEN", "REDACTED", "write_json"), "nerkit.writing"),
+    **dict.fromkeys(("SECRET", "HF_TOKEN", "REDACTED"), "nerkit.writing"),
     "write_atomically": "nerkit.writing:atomic_write", "read_json": "nerkit.metadata:RunMetadata.from_file",
     **dict.fromkeys(("Source", "resolve"), "nerkit.sources")})
 

@@ -169,7 +169,7 @@ def test_old_import_paths_warn_and_give_the_moved_names():
 @pytest.mark.parametrize("old, new", [
     ("nerkit.run:resolve", "nerkit.sources:resolve"), ("nerkit.run:Source", "nerkit.sources:Source"),
     ("nerkit.run:local_path", "nerkit.aliases:local_path"), ("nerkit.run:ALIASES", "nerkit.aliases:ALIASES"),
-    ("nerkit.run:write_json", "nerkit.writing:write_json"), ("nerkit.run:write_atomically", "nerkit.writing:atomic_write"),
+    ("nerkit.run:write_atomically", "nerkit.writing:atomic_write"),
     ("nerkit.run:read_json", "nerkit.metadata:RunMetadata.from_file"),
     ("nerkit.formats.tables:Document", "nerkit.formats.tables:InputRecord"),
     ("nerkit.formats.spans:Document", "nerkit.formats.spans:SpanDocument"),
