@@ -21,6 +21,9 @@ from typing import Any
 import yaml
 
 
+HEADS = ("softmax", "crf")
+
+
 class RecipeError(ValueError):
     """A recipe that cannot be used: unknown key, wrong type, missing value."""
 
@@ -35,6 +38,7 @@ def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
 class ModelConfig:
     name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
     revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
+    head: str = _help("softmax (a label per word) | crf (a linear-chain CRF over the words' label scores).", "softmax")
 
 
 @dataclass
@@ -71,6 +75,8 @@ class EvalConfig:
     mode: str = _help("seqeval mode: default (conlleval-compatible) | strict (IOB2 strict).", "default")
     splits: list[str] = _help("Splits scored after training and written to metrics.json.", default_factory=lambda: ["validation", "test"])
     early_stopping_patience: int | None = _help("Stop after this many evaluations without dev-F1 gain.", None)
+    decoding: str = _help("viterbi (the best tag sequence that IOB2 allows) | argmax (each word's best label); "
+                          "stored with the model as its default.", "viterbi")
 
 
 @dataclass
@@ -173,6 +179,17 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     _check_training_keys(recipe.training, source)
     if recipe.eval.mode not in ("default", "strict"):
         raise RecipeError(f"{source}: eval.mode must be default or strict, got {recipe.eval.mode!r}")
+    from .inference.decoding import DECODINGS
+
+    if recipe.eval.decoding not in DECODINGS:
+        raise RecipeError(f"{source}: eval.decoding must be {' or '.join(DECODINGS)}, got {recipe.eval.decoding!r}")
+    if recipe.model.head not in HEADS:
+        raise RecipeError(f"{source}: model.head must be {' or '.join(HEADS)}, got {recipe.model.head!r}")
+    if recipe.model.head == "crf" and recipe.data.label_all_tokens:
+        raise RecipeError(f"{source}: model.head=crf scores each word once (its first sub-token); "
+                          "data.label_all_tokens does not apply to it")
+    if recipe.model.head == "crf" and recipe.training.get("label_smoothing_factor"):
+        raise RecipeError(f"{source}: training.label_smoothing_factor does not apply to model.head=crf")
     return recipe
 
 

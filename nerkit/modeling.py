@@ -103,11 +103,13 @@ def lora_targets(model, cfg: LoraConfig) -> list[str]:
 
 
 def wrap_lora(model, cfg: LoraConfig):
-    """PEFT LoRA for token classification: TOKEN_CLS keeps the classifier trainable and saved."""
+    """PEFT LoRA for token classification: TOKEN_CLS keeps the classifier trainable and saved; a CRF head
+    (`model.crf`) is trained and saved with the adapter the same way."""
     from peft import LoraConfig as PeftLoraConfig, TaskType, get_peft_model
 
     peft_config = PeftLoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.r, lora_alpha=cfg.alpha,
-                                 lora_dropout=cfg.dropout, target_modules=lora_targets(model, cfg))
+                                 lora_dropout=cfg.dropout, target_modules=lora_targets(model, cfg),
+                                 modules_to_save=["crf"] if hasattr(model, "crf") else None)
     return get_peft_model(model, peft_config)
 
 
@@ -154,6 +156,8 @@ def load_source(source: Source):
     from transformers import AutoModelForTokenClassification
     from transformers.utils import logging as transformers_logging
 
+    from .heads import attach_crf, load_crf
+
     transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise around one-line errors
     meta = _metadata(source)
     labels = meta["labels"]
@@ -168,12 +172,17 @@ def load_source(source: Source):
                 base = AutoModelForTokenClassification.from_pretrained(
                     local_path(base_name), revision=meta.get("base_revision"), trust_remote_code=False,
                     num_labels=len(labels), id2label=id2label, label2id=label2id)
+            if meta.get("head") == "crf":
+                attach_crf(base)  # the adapter holds its trained copy (a module to save)
             model = PeftModel.from_pretrained(base, source.path)
         else:
             model = AutoModelForTokenClassification.from_pretrained(source.path, **options)
             saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
             if saved != labels:
                 raise ModelError(f"{source.name}: config.json labels {saved} disagree with {METADATA} labels {labels}")
+            if meta.get("head") == "crf":
+                attach_crf(model)
+                load_crf(model, source.path)
     model.eval()
     return model, load_tokenizer(source.path, source.revision, source.token, name=source.name), meta
 
