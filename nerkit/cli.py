@@ -33,7 +33,7 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision)
+                      revision=args.revision, decoding=args.decoding)
 
 
 def evaluate_command(args) -> int:
@@ -47,7 +47,7 @@ def evaluate_command(args) -> int:
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
                      text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
-                      device=args.device, batch_size=args.batch_size, revision=args.revision)
+                      device=args.device, batch_size=args.batch_size, revision=args.revision, decoding=args.decoding)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     if "char_spans" in report:
@@ -177,6 +177,9 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
+    parser.add_argument("--decoding", choices=["viterbi", "argmax"],
+                        help="viterbi: the best tag sequence IOB2 allows; argmax: each word's best label "
+                             "(default: the model's own, viterbi for runs saved without one)")
 
 
 def check_inference_options(args) -> None:

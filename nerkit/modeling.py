@@ -176,7 +176,8 @@ def load_source(source: Source):
                 attach_crf(base)  # the adapter holds its trained copy (a module to save)
             model = PeftModel.from_pretrained(base, source.path)
         else:
-            model = AutoModelForTokenClassification.from_pretrained(source.path, **options)
+            model_class = with_crf_weights(source.path) if meta.get("head") == "crf" else AutoModelForTokenClassification
+            model = model_class.from_pretrained(source.path, **options)
             saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
             if saved != labels:
                 raise ModelError(f"{source.name}: config.json labels {saved} disagree with {METADATA} labels {labels}")
@@ -185,6 +186,16 @@ def load_source(source: Source):
                 load_crf(model, source.path)
     model.eval()
     return model, load_tokenizer(source.path, source.revision, source.token, name=source.name), meta
+
+
+def with_crf_weights(path: str):
+    """The folder's model class, told that its `crf.*` weights are expected (nerkit/heads.py loads them):
+    transformers would otherwise report them as unexpected at every load."""
+    from transformers import MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING, AutoConfig
+
+    model_class = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(AutoConfig.from_pretrained(path))]
+    ignored = [*(model_class._keys_to_ignore_on_load_unexpected or []), r"^crf\."]
+    return type(model_class.__name__, (model_class,), {"_keys_to_ignore_on_load_unexpected": ignored})
 
 
 def save_merged(model, tokenizer, directory: str | Path, metadata: dict[str, Any]) -> Path:

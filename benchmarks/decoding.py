@@ -1,0 +1,116 @@
+"""Decoding: test F1 and invalid transitions per arm, and whole-process `nerkit predict` speed of Viterbi
+against argmax.
+
+    python benchmarks/decoding.py quality --arm softmax=/work/models/softmax-{42,43,44} --arm crf=/work/models/crf-{42,43,44}
+    python benchmarks/decoding.py speed /work/models/softmax-42 --onnx runs/softmax-42-onnx --rounds 3
+
+`quality`: each model tags the CoNLL-2003 test words once (PyTorch fp32); the same word scores are then
+decoded by argmax and by Viterbi and scored with nerkit's scorer (as `nerkit evaluate`). Printed: F1 per
+model and decoding, mean ± sd per arm, and the number of IOB2-invalid transitions (`I-X` after neither
+`B-X` nor `I-X`) in each arm's predictions.
+
+`speed`: the 3,453 test sentences as raw text (words joined by spaces) in a file; every row is one fresh
+`nerkit predict MODEL --input FILE --output OUT --decoding D` process, timed whole; rounds alternate the
+decodings, medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST = ROOT.parent / "shared" / "data" / "conll2003" / "test.txt"
+
+
+def quality(arms: list[str], data: Path) -> None:
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.inference.decoding import Decoder, invalid_transitions
+    from nerkit.inference.tagger import Tagger
+    from nerkit.metrics import score
+
+    sentences = load_corpus(DataConfig(test=str(data))).splits["test"]
+    gold = [s["tags"] for s in sentences]
+    table: dict[tuple[str, str], list[tuple[str, float, int]]] = {}
+    for arm in arms:
+        name, _, folders = arm.partition("=")
+        for folder in folders.split(","):
+            tagger = Tagger.load(folder, precision="fp32")
+            scores = tagger.word_scores([s["tokens"] for s in sentences])
+            for decoding in ("argmax", "viterbi"):
+                ids, _ = Decoder(tagger.labels, decoding, tagger.crf)(scores)
+                pred = [[tagger.labels[i] for i in row] for row in ids]
+                f1 = score(gold, pred)["f1"]
+                invalid = sum(invalid_transitions(tags) for tags in pred)
+                table.setdefault((name, decoding), []).append((folder, f1, invalid))
+                print(f"{name} {decoding} {folder}: f1 {f1:.4f} invalid transitions {invalid}", flush=True)
+    print("\n| arm | decoding | test F1 per model | mean ± sd | invalid transitions per model |\n|---|---|---|---|---|")
+    for (name, decoding), rows in table.items():
+        f1s = [f for _, f, _ in rows]
+        sd = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
+        print(f"| {name} | {decoding} | {', '.join(f'{f:.4f}' for f in f1s)} | {statistics.mean(f1s):.4f} ± {sd:.4f} "
+              f"| {', '.join(str(i) for _, _, i in rows)} |")
+
+
+def speed(model: str, onnx: str | None, rounds: int, data: Path, threads: int) -> None:
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+
+    sentences = load_corpus(DataConfig(test=str(data))).splits["test"]
+    work = Path(tempfile.mkdtemp(prefix="bench-decoding-"))
+    texts = work / "test.txt"
+    texts.write_text("\n".join(" ".join(s["tokens"]) for s in sentences) + "\n", encoding="utf-8")
+    engines = {"PyTorch fp32": [model, "--precision", "fp32"]}
+    if onnx:
+        engines["ONNX fp32"] = [onnx]
+    env = {"OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for r in range(rounds):
+        for engine, args in engines.items():
+            for decoding in (("argmax", "viterbi") if r % 2 == 0 else ("viterbi", "argmax")):
+                out = work / f"out-{decoding}.jsonl"
+                out.unlink(missing_ok=True)
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "nerkit.cli", "predict", *args, "--input", str(texts),
+                                "--output", str(out), "--decoding", decoding], check=True, cwd=ROOT,
+                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                seconds.setdefault((engine, decoding), []).append(time.perf_counter() - started)
+                print(f"round {r + 1} {engine} {decoding}: {seconds[(engine, decoding)][-1]:.2f} s", flush=True)
+    print(f"\n{len(sentences)} sentences, OMP_NUM_THREADS={threads}, median of {rounds} rounds (range)")
+    print("| engine | argmax s | viterbi s | viterbi vs argmax |\n|---|---|---|---|")
+    for engine in engines:
+        a, v = seconds[(engine, "argmax")], seconds[(engine, "viterbi")]
+        print(f"| {engine} | {statistics.median(a):.2f} ({min(a):.2f}-{max(a):.2f}) | {statistics.median(v):.2f} "
+              f"({min(v):.2f}-{max(v):.2f}) | {100 * (statistics.median(v) / statistics.median(a) - 1):+.1f}% |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    q = commands.add_parser("quality")
+    q.add_argument("--arm", action="append", required=True, help="NAME=FOLDER[,FOLDER...]")
+    q.add_argument("--data", type=Path, default=TEST)
+    s = commands.add_parser("speed")
+    s.add_argument("model", help="a run folder (PyTorch)")
+    s.add_argument("--onnx", help="its `nerkit export` folder")
+    s.add_argument("--rounds", type=int, default=3)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--data", type=Path, default=TEST)
+    args = parser.parse_args()
+    if not args.data.is_file():
+        raise SystemExit(f"skipped: CoNLL-2003 test file not found at {args.data}")
+    if args.command == "quality":
+        quality(args.arm, args.data)
+    else:
+        speed(args.model, args.onnx, args.rounds, args.data, args.threads)
+
+
+if __name__ == "__main__":
+    main()
