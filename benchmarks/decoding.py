@@ -3,6 +3,7 @@ against argmax.
 
     python benchmarks/decoding.py quality --arm softmax=/work/models/softmax-{42,43,44} --arm crf=/work/models/crf-{42,43,44}
     python benchmarks/decoding.py speed /work/models/softmax-42 --onnx runs/softmax-42-onnx --rounds 3
+    python benchmarks/decoding.py train-step --steps 40
 
 `quality`: each model tags the CoNLL-2003 test words once (PyTorch fp32); the same word scores are then
 decoded by argmax and by Viterbi and scored with nerkit's scorer (as `nerkit evaluate`). Printed: F1 per
@@ -12,6 +13,10 @@ model and decoding, mean ± sd per arm, and the number of IOB2-invalid transitio
 `speed`: the 3,453 test sentences as raw text (words joined by spaces) in a file; every row is one fresh
 `nerkit predict MODEL --input FILE --output OUT --decoding D` process, timed whole; rounds alternate the
 decodings, medians are reported.
+
+`train-step`: the CRF head's training cost, in one process: MiniLM (the recipe's model) on batches of 32
+CoNLL-2003 training sentences (max_length 128), forward + loss + backward + AdamW step, with nerkit's
+softmax loss and with the CRF's likelihood, alternating batch by batch so that both see the same load.
 """
 
 from __future__ import annotations
@@ -91,6 +96,55 @@ def speed(model: str, onnx: str | None, rounds: int, data: Path, threads: int) -
               f"({min(v):.2f}-{max(v):.2f}) | {100 * (statistics.median(v) / statistics.median(a) - 1):+.1f}% |")
 
 
+def train_step(steps: int, data: Path) -> None:
+    import random
+
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.features import Encoder
+    from nerkit.heads import CRF
+    from nerkit.inference.tagger import padded
+    from nerkit.modeling import resolve_model_path
+    from nerkit.trainer import TokenWeightedLoss
+
+    corpus = load_corpus(DataConfig(train=str(data.parent / "train.txt")))
+    labels, sentences = corpus.labels, corpus.splits["train"]
+    path = resolve_model_path("minilm")
+    encoder = Encoder(AutoTokenizer.from_pretrained(path), {label: i for i, label in enumerate(labels)}, 128)
+    random.seed(0)
+    batches = []
+    for _ in range(steps):
+        chosen = random.sample(sentences, 32)
+        features = encoder({"tokens": [s["tokens"] for s in chosen], "tags": [s["tags"] for s in chosen]},
+                           list(range(32)))
+        ids, mask = padded(features["input_ids"], 0)
+        gold = padded(features["labels"], -100)[0]
+        batches.append(tuple(torch.from_numpy(a) for a in (ids, mask, gold)))
+    arms = {}
+    for head in ("softmax", "crf"):
+        torch.manual_seed(0)
+        model = AutoModelForTokenClassification.from_pretrained(path, num_labels=len(labels))
+        crf = CRF(labels) if head == "crf" else None
+        params = list(model.parameters()) + (list(crf.parameters()) if crf else [])
+        arms[head] = (model, TokenWeightedLoss(600.0, 1, crf), torch.optim.AdamW(params, lr=1e-4))
+    seconds: dict[str, list[float]] = {head: [] for head in arms}
+    for step, (ids, mask, gold) in enumerate(batches):
+        for head in (("softmax", "crf") if step % 2 == 0 else ("crf", "softmax")):
+            model, loss_fn, optimizer = arms[head]
+            started = time.perf_counter()
+            loss = loss_fn(model(input_ids=ids, attention_mask=mask), gold)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            seconds[head].append(time.perf_counter() - started)
+    a, c = (statistics.median(seconds[h][2:]) for h in ("softmax", "crf"))  # the first steps warm up
+    print(f"{steps} steps of 32 sentences, torch threads {torch.get_num_threads()}: median step softmax {a:.3f} s, "
+          f"CRF {c:.3f} s ({100 * (c / a - 1):+.1f}%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,11 +157,16 @@ def main() -> None:
     s.add_argument("--rounds", type=int, default=3)
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--data", type=Path, default=TEST)
+    t = commands.add_parser("train-step")
+    t.add_argument("--steps", type=int, default=40)
+    t.add_argument("--data", type=Path, default=TEST)
     args = parser.parse_args()
     if not args.data.is_file():
         raise SystemExit(f"skipped: CoNLL-2003 test file not found at {args.data}")
     if args.command == "quality":
         quality(args.arm, args.data)
+    elif args.command == "train-step":
+        train_step(args.steps, args.data)
     else:
         speed(args.model, args.onnx, args.rounds, args.data, args.threads)
 

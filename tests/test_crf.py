@@ -151,3 +151,17 @@ def test_bad_head_or_decoding_is_a_one_line_error(tiny_model, tmp_path, capsys):
         assert main(["train", str(recipe), override, f"training.output_dir={tmp_path}"]) == 2
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_evaluate_and_predict_take_decoding_on_the_command_line(crf_run, tmp_path, capsys):
+    out, _ = crf_run
+    report = tmp_path / "report.json"
+    assert main(["evaluate", str(out), str(SAMPLE / "test.conll"), "--decoding", "argmax", "--output", str(report)]) == 0
+    assert json.loads(report.read_text())["decoding"] == "argmax"
+    capsys.readouterr()
+    texts = ["Anna Smith visited Paris on Monday .", "The Acme Corp team said John left Berlin ."]
+    for decoding in ("argmax", "viterbi"):
+        assert main(["predict", str(out), *texts, "--format", "jsonl", "--decoding", decoding]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        expected = Tagger.load(str(out), decoding=decoding).predict(texts)
+        assert [r["entities"] for r in records] == [r["entities"] for r in expected]

@@ -138,7 +138,8 @@ def describe(tagger, model: str | None) -> dict[str, Any]:
     return {"model": model, "base_model": meta.get("base_model"), "labels": list(tagger.labels),
             "entity_types": entity_types(tagger.labels), "max_length": meta.get("max_length"),
             "stride": meta.get("stride"), "context": meta.get("context", "sentence"),
-            "context_size": meta.get("context_size", 0), "device": tagger.device, "metrics": metrics}
+            "context_size": meta.get("context_size", 0), "head": meta.get("head", "softmax"),
+            "decoding": meta.get("decoding", "viterbi"), "device": tagger.device, "metrics": metrics}
 
 
 def render_page(info: dict[str, Any]) -> str:
