@@ -75,7 +75,7 @@ def write_corpus(directory: Path, sizes=(("train", 3000), ("validation", 400), (
 
 def train(paths: dict, output: Path, steps: int, batch_size: int) -> None:
     from nerkit.config import recipe_from_dict
-    from nerkit.train import run
+    from nerkit.training import train as run
 
     run(recipe_from_dict({
         "model": {"name_or_path": "minilm"},
@@ -92,7 +92,7 @@ def raw_text_scores(model: Path, test: Path) -> dict:
     from nerkit.agreement import natural_text
     from nerkit.config import DataConfig
     from nerkit.data import load_corpus
-    from nerkit.evaluate import evaluate
+    from nerkit.evaluation import evaluate
     from nerkit.schemes import spans
 
     sys_path = Path(__file__).resolve().parent

@@ -56,7 +56,7 @@ def main() -> None:
     import nerkit
     from nerkit.config import DataConfig
     from nerkit.data import load_corpus
-    from nerkit.evaluate import evaluate
+    from nerkit.evaluation import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a full model run directory")

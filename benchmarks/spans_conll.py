@@ -155,7 +155,7 @@ def train(name: str, overrides: list[str], out: Path, steps: int, seed: int) -> 
 
 
 def evaluate(model: str | Path, data: str | Path) -> dict:
-    from nerkit.evaluate import evaluate as run
+    from nerkit.evaluation import evaluate as run
 
     report = run(str(model), str(data))
     return {k: report[k] for k in ("precision", "recall", "f1", "entities") if k in report}

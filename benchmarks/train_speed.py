@@ -5,7 +5,7 @@
 
 (a) `standard`: what transformers' run_ner example does, written here with plain transformers calls:
     tokenize with truncation, first-sub-token labels, DataCollatorForTokenClassification, Trainer with
-    random batches, fp32. (b) `nerkit-fp32` and (c) `nerkit-bf16`: `nerkit.train.run` with its defaults
+    random batches, fp32. (b) `nerkit-fp32` and (c) `nerkit-bf16`: `nerkit.train` with its defaults
     (length-grouped batches in shuffled order, length-sorted evaluation), without and with bf16 autocast.
 Each configuration runs in its own process so that peak memory (max RSS) is its own. Padding is
 measured by replaying each run's sampler over its features for the same number of batches.
@@ -103,7 +103,7 @@ def run_standard(args) -> dict:
 def run_nerkit(args, bf16: bool) -> dict:
     import torch
     from nerkit.config import recipe_from_dict
-    from nerkit.train import run
+    from nerkit.training import train as run
     from nerkit.trainer import ShuffledLengthGroupedSampler
 
     out = args.out / ("nerkit-bf16" if bf16 else "nerkit-fp32")
@@ -132,7 +132,7 @@ def nerkit_train_lengths(args, recipe) -> list[int]:
     """The lengths of nerkit's training features, from the same reader and encoder the run used."""
     from nerkit.data import load_corpus
     from nerkit.modeling import load_tokenizer, resolve_model_path
-    from nerkit.train import make_encoder
+    from nerkit.training import make_encoder
 
     corpus = load_corpus(recipe.data)
     tokenizer = load_tokenizer(resolve_model_path(args.model))

@@ -7,45 +7,25 @@
     nerkit.metric(mode="strict").compute(predictions=..., references=...)   # an offline `evaluate` metric
 """
 
-import types
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 __all__ = ["load", "load_recipe", "train", "evaluate", "metric"]
 
+if TYPE_CHECKING:  # what type checkers see; at run time the same names come lazily from __getattr__
+    from .config import load_recipe
+    from .evaluation import evaluate
+    from .inference.tagger import load
+    from .seqeval_metric import metric
+    from .training import train
 
-class CallableModule(types.ModuleType):
-    """`nerkit.train` and `nerkit.evaluate` are submodules (`python -m nerkit.train`) and public functions
-    at once: importing a submodule binds its name on the package, so the module itself must be the
-    function. `make_callable(__name__, "run")` at the end of such a module does it."""
-
-    def __call__(self, *args, **kwargs):
-        return getattr(self, self.__nerkit_call__)(*args, **kwargs)
-
-
-def make_callable(module_name: str, function: str) -> None:
-    import sys
-
-    if module_name == "__main__":  # python -m nerkit.train: nothing imports it by name
-        return
-    module = sys.modules[module_name]
-    module.__class__, module.__nerkit_call__ = CallableModule, function
+_HOMES = {"load": "inference.tagger", "load_recipe": "config", "train": "training", "evaluate": "evaluation",
+          "metric": "seqeval_metric"}
 
 
 def __getattr__(name):  # lazy, so that `import nerkit` and `nerkit --help` stay instant
-    if name == "load":
-        from .inference.tagger import load
+    if name not in _HOMES:
+        raise AttributeError(f"module 'nerkit' has no attribute {name!r}")
+    import importlib
 
-        return load
-    if name == "load_recipe":
-        from .config import load_recipe
-
-        return load_recipe
-    if name in ("train", "evaluate"):  # the callable modules themselves, so every access gives the same
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    if name == "metric":
-        from .seqeval_metric import metric
-
-        return metric
-    raise AttributeError(f"module 'nerkit' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

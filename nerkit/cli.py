@@ -7,21 +7,19 @@ import argparse
 import logging
 import sys
 
-
-class UsageError(ValueError):
-    """A command-line argument that cannot work, found before anything is loaded."""
+from .errors import NerkitError, UsageError
 
 
 def train_command(args) -> int:
     from .config import load_recipe
-    from .train import run
+    from .training import train
 
-    run(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
+    train(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
     return 0
 
 
 def predict_command(args) -> int:
-    from .predict import predict_to
+    from .prediction import predict_to
 
     check_inference_options(args)
     if args.input:
@@ -38,7 +36,7 @@ def predict_command(args) -> int:
 
 def evaluate_command(args) -> int:
     from .config import DataConfig
-    from .evaluate import evaluate, format_errors
+    from .evaluation import evaluate, format_errors
     from .metrics import format_table
 
     check_inference_options(args)
@@ -51,7 +49,7 @@ def evaluate_command(args) -> int:
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     if "char_spans" in report:
-        from .evaluate import format_char_spans
+        from .evaluation import format_char_spans
 
         print(format_char_spans(report["char_spans"]))
     return 0
@@ -207,7 +205,7 @@ def check_inference_options(args) -> None:
 def is_user_error(err: BaseException) -> bool:
     """nerkit's own errors (bad recipes, data, models, arguments) and OSErrors: files that cannot be read or
     written, model folders transformers cannot load (no weights, no config)."""
-    return type(err).__module__.startswith("nerkit.") or isinstance(err, OSError)
+    return isinstance(err, (NerkitError, OSError))
 
 
 def configure_logging() -> None:

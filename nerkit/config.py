@@ -20,12 +20,9 @@ from typing import Any
 
 import yaml
 
+from .errors import RecipeError
 
 HEADS = ("softmax", "crf")
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot be used: unknown key, wrong type, missing value."""
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .config import RecipeError
+from .errors import ModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +39,7 @@ def special_tokens(tokenizer) -> tuple[list[int], list[int]]:
     for i in range(len(full) - len(bare) + 1):
         if full[i:i + len(bare)] == bare:
             return full[:i], full[i + len(bare):]
-    raise ValueError(f"cannot locate the special tokens of {type(tokenizer).__name__}")
+    raise ModelError(f"cannot locate the special tokens of {type(tokenizer).__name__}")
 
 
 def word_pieces(tokenizer, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
@@ -134,12 +134,12 @@ class Encoder:
         self.prefix, self.suffix = special_tokens(self.tokenizer)
         self.budget = self.max_length - len(self.prefix) - len(self.suffix)
         if self.budget < 4:
-            raise RecipeError(f"data.max_length={self.max_length} leaves no room for words")
+            raise ValueError(f"max_length={self.max_length} leaves no room for words")
         if self.stride is None:
             self.stride = min(32, self.budget // 4)
         if not 0 <= self.stride < self.budget // 2:
-            raise RecipeError(f"data.stride={self.stride} must be at least 0 and less than half the window "
-                              f"({self.budget // 2} sub-tokens with data.max_length={self.max_length})")
+            raise ValueError(f"stride={self.stride} must be at least 0 and less than half the window "
+                             f"({self.budget // 2} sub-tokens with a max_length of {self.max_length})")
         self.begin_to_inside = {i: self.label2id.get("I-" + label[2:], i)
                                 for label, i in self.label2id.items() if label.startswith("B-")}
 

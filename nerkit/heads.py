@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .inference.decoding import Transitions, allowed
-from .run import ModelError
+from .errors import ModelError
 
 IGNORE = -100
 CRF_LR_SCALE = 100.0  # the CRF's scores start at 0; at the encoder's learning rate an epoch would barely move them

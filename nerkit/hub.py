@@ -18,12 +18,9 @@ from typing import Any
 
 from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
                   hub_name, read_json, read_recipe, redact)
+from .errors import HubError
 
 logger = logging.getLogger(__name__)
-
-
-class HubError(RuntimeError):
-    """No token, or an upload that failed; the local run is left as it was."""
 
 
 def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metadata: dict[str, Any]):

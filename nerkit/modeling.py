@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import LoraConfig, ModelConfig
+from .deprecated import moved_names
 from .run import METADATA, ModelError, Source, hub_name, local_path, resolve, write_json
+
+__getattr__ = moved_names(__name__, "nerkit.run", {"resolve_model_path": "local_path"})
 
 LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forward layers
     "bert": ["query", "key", "value", "dense"],
@@ -25,11 +28,6 @@ LORA_TARGETS = {  # per `config.model_type`: attention projections and feed-forw
     "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
     "modernbert": ["Wqkv", "Wo", "Wi"],
 }
-
-
-def resolve_model_path(name: str) -> str:
-    """Aliases (`minilm`) and Hub ids shipped inside Python packages load from the package, with no network."""
-    return local_path(name)
 
 
 @contextlib.contextmanager
@@ -63,7 +61,7 @@ def build_model(cfg: ModelConfig, labels: list[str]):
     never the folder it was loaded from) so that adapters and checkpoints name their base the same way."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
-    path = resolve_model_path(cfg.name_or_path)
+    path = local_path(cfg.name_or_path)
     with loading(cfg.name_or_path):
         config = AutoConfig.from_pretrained(path, revision=cfg.revision, trust_remote_code=False)
         check_saved_labels(config, labels, cfg.name_or_path)

@@ -15,13 +15,10 @@ from typing import Any
 
 from .inference.tagger import ONNX_FILE
 from .run import read_recipe
+from .errors import ExportError
 
 logger = logging.getLogger(__name__)
 MAX_DROP = 0.005
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be written, or a quantized model that fails its accuracy check."""
 
 
 @contextlib.contextmanager
@@ -111,7 +108,7 @@ def check_file(run, check_data: str | None):
 
 
 def entity_f1(folder: Path, model_path: Path, meta, data: str, data_config, quantized: bool) -> float:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .inference.engines import OnnxEngine
     from .inference.tagger import Tagger
     from .inference.tokenizer import WordTokenizer

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import ModelError, RunError
+
 logger = logging.getLogger(__name__)
 
 METADATA = "nerkit.json"
@@ -44,14 +46,6 @@ RUN_MARKS = (METADATA, INCOMPLETE, RECIPE)  # any of these: the folder is (or wa
 SECRET = re.compile(r"(^|_)(token|password|passwd|secret|api_key|apikey)(_|$)", re.IGNORECASE)
 HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{20,}")
 REDACTED = "<redacted>"
-
-
-class ModelError(ValueError):
-    """A model that cannot be used with this data or setting, or cannot be found."""
-
-
-class RunError(ValueError):
-    """An output directory that would mix two runs, or a run folder that is not finished."""
 
 
 # --- model names ------------------------------------------------------------------------------------------

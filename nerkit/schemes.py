@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from .errors import SchemeError
+
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io")
 TAG_RE = re.compile(r"^(?:O|([BIMESWLU])-(.+))$")
 INSIDE, SINGLE, LAST = {"I", "M"}, {"S", "W", "U"}, {"E", "L"}
-
-
-class SchemeError(ValueError):
-    """A tag that is malformed or not valid in the declared scheme."""
 
 
 Locate = Callable[[int, int], str]  # (sentence index, token index) -> "file:line"

@@ -21,6 +21,7 @@ import datasets
 import evaluate
 
 from .schemes import SchemeError, split_tag, to_iob2
+from .errors import MetricError
 
 SCHEMES = ("IOB2", "IOB1")
 MODES = ("default", "strict")
@@ -40,10 +41,6 @@ Returns:
     one dict per entity type {precision, recall, f1, number} and overall_precision, overall_recall,
     overall_f1, overall_accuracy (token accuracy).
 """
-
-
-class MetricError(ValueError):
-    """Inputs or options the entity metric cannot score."""
 
 
 class Seqeval(evaluate.Metric):

@@ -70,7 +70,7 @@ def quick_recipe(model: str, output_dir: Path, **data) -> dict:
 def trained_run(tiny_model, tmp_path_factory) -> Path:
     """One full fine-tuning run of the tiny model, shared by the predict / evaluate / hub tests."""
     from nerkit.config import recipe_from_dict
-    from nerkit.train import run
+    from nerkit.training import train as run
 
     out = tmp_path_factory.mktemp("run")
     run(recipe_from_dict(quick_recipe(tiny_model, out)))

@@ -1,7 +1,6 @@
 """User mistakes on the command line: exit status 2 and one line naming the mistake, never a traceback; checks
 that can fail run before any model is loaded; `--debug` shows the traceback."""
 
-import importlib
 import json
 
 import pytest
@@ -29,8 +28,7 @@ def no_model_loading(monkeypatch):
 
 
 def no_model_building(monkeypatch):
-    # importlib: `nerkit.train` names the train function until the module nerkit.train is imported
-    monkeypatch.setattr(importlib.import_module("nerkit.train"), "build_model",
+    monkeypatch.setattr("nerkit.training.build_model",
                         lambda *args, **kwargs: pytest.fail("the model was loaded before the mistake was found"))
 
 

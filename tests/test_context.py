@@ -6,7 +6,7 @@ import logging
 from nerkit.config import recipe_from_dict
 from nerkit.features import IGNORE, Encoder
 from nerkit.inference.tagger import Tagger
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import quick_recipe
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from nerkit.formats.tables import Document, InputError, arrow_chunk, read_jsonl, read_lines, write_parquet
 from nerkit.inference.corpus import CorpusError, Processes, Sink, concatenate, run_corpus, spool_path
-from nerkit.predict import PredictError, predict_to
+from nerkit.prediction import PredictError, predict_to
 
 from conftest import ROOT
 

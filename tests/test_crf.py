@@ -8,10 +8,10 @@ import pytest
 
 from nerkit.cli import main
 from nerkit.config import recipe_from_dict
-from nerkit.evaluate import evaluate
+from nerkit.evaluation import evaluate
 from nerkit.inference.decoding import Transitions, invalid_transitions
 from nerkit.inference.tagger import Tagger
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import SAMPLE, quick_recipe
 

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from nerkit.data import DataError
-from nerkit.evaluate import error_breakdown, evaluate
+from nerkit.evaluation import error_breakdown, evaluate
 
 from conftest import SAMPLE
 
@@ -49,7 +49,7 @@ def test_error_breakdown_classifies_each_kind():
 
 
 def test_evaluate_report_is_replaced_whole_or_not_at_all(tmp_path):
-    from nerkit.evaluate import write_atomically
+    from nerkit.evaluation import write_atomically
 
     target = tmp_path / "report.json"
     target.write_text("the old report")
@@ -74,14 +74,3 @@ def test_evaluate_writes_report_and_png_through_temporary_files(trained_run, tmp
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as readable as a file written directly
-
-
-def test_nerkit_evaluate_and_train_stay_functions_once_their_modules_are_imported(trained_run):
-    import nerkit
-    import nerkit.evaluate as module  # binds the package attribute to the submodule, as any import does
-    import nerkit.train  # noqa: F401
-
-    assert nerkit.evaluate is module and callable(nerkit.train)
-    first = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
-    second = nerkit.evaluate(str(trained_run), str(SAMPLE / "test.conll"))
-    assert first["f1"] == second["f1"] == evaluate(str(trained_run), str(SAMPLE / "test.conll"))["f1"]

@@ -16,7 +16,7 @@ from nerkit.config import recipe_from_dict
 from nerkit.export import ExportError, export
 from nerkit.inference.tagger import Tagger
 from nerkit.modeling import ModelError
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import ROOT, WORDS, quick_recipe
 

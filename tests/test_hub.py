@@ -21,7 +21,7 @@ from nerkit.config import recipe_from_dict
 from nerkit.hub import HubError, push, write_model_card
 from nerkit.inference.tagger import Tagger
 from nerkit.modeling import ModelError, load_trained
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import SAMPLE, quick_recipe
 

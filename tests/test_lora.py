@@ -7,7 +7,7 @@ import torch
 
 from nerkit.config import LoraConfig, recipe_from_dict
 from nerkit.modeling import ModelError, load_trained, lora_targets, wrap_lora
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import launch, quick_recipe
 

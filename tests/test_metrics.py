@@ -248,7 +248,7 @@ def test_evaluator_with_nerkit_metric_gives_the_same_scores_as_nerkit_evaluate(t
     from transformers import AutoTokenizer
 
     from nerkit.data import read_conll
-    from nerkit.evaluate import evaluate
+    from nerkit.evaluation import evaluate
 
     max_length = json.loads((trained_run / "nerkit.json").read_text())["max_length"]
     tokenizer = AutoTokenizer.from_pretrained(str(trained_run))

@@ -13,7 +13,7 @@ from nerkit.config import load_recipe, recipe_from_dict
 from nerkit.hub import HubError, push
 from nerkit.modeling import ModelError, load_trained
 from nerkit.run import INCOMPLETE, RunError, atomic_write, begin, files_to_push
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import ROOT, quick_recipe
 

@@ -237,7 +237,7 @@ def test_checked_document_trims_whitespace_at_span_edges():
 
 def test_predict_formats_and_evaluate_char_spans(trained_run, tmp_path, capsys):
     from nerkit.cli import main
-    from nerkit.evaluate import evaluate
+    from nerkit.evaluation import evaluate
 
     texts = ["Anna Smith visited Paris on Monday .", "The Acme Corp team said ."]
     for fmt, suffix in (("label-studio", "json"), ("doccano", "jsonl"), ("spans", "jsonl"), ("jsonl", "jsonl")):

@@ -6,10 +6,10 @@ import yaml
 
 from nerkit.config import recipe_from_dict
 from nerkit.data import DataError
-from nerkit.evaluate import evaluate
+from nerkit.evaluation import evaluate
 from nerkit.launch import requested_cpu_processes
 from nerkit.modeling import ModelError
-from nerkit.train import run
+from nerkit.training import train as run
 
 from conftest import SAMPLE, launch, quick_recipe
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """Input data that cannot be used as it is; the message names the file and line."""
+from ..errors import DataError
 
 
 def numbered_lines(path: str | Path):

@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Iterable
 
 from ..text import Word, split_sentences, split_words
+from ..errors import SpanError
 
 logger = logging.getLogger(__name__)
 SPAN_FORMATS = ("label-studio", "doccano", "spans")
 ANNOTATIONS = ("first-completed", "last-completed", "predictions")
 OVERLAPS = ("error", "longest")
-
-
-class SpanError(ValueError):
-    """A span file that cannot be used as it is; the message names the file and record."""
 
 
 @dataclass

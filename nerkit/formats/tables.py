@@ -14,14 +14,12 @@ import logging
 import os
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
+from ..errors import InputError
+
 logger = logging.getLogger(__name__)
 
 INPUT_FORMATS = ("text", "jsonl", "parquet")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
-
-
-class InputError(ValueError):
-    """An input record that cannot be read (encoding, JSON, a missing text field); names the line or row."""
 
 
 class Document(NamedTuple):

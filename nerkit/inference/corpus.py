@@ -23,12 +23,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..formats.tables import Document
 from ..run import atomic_write
+from ..errors import CorpusError
 
 logger = logging.getLogger(__name__)
-
-
-class CorpusError(RuntimeError):
-    """A corpus run that cannot start or resume as asked (leftover or mismatched partial output)."""
 
 
 @dataclass

@@ -16,12 +16,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import UsageError
+
 DECODINGS = ("viterbi", "argmax")
 DEFAULT_DECODING = "viterbi"  # also for runs saved before the choice was stored
 BATCH = 256  # sentences decoded together (sorted by length, so padding stays small)
 
 
-class DecodingError(ValueError):
+class DecodingError(UsageError):
     """An unknown decoding."""
 
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_scores
 from .decoding import DEFAULT_DECODING, Decoder, Transitions
 from ..schemes import spans
@@ -38,21 +39,22 @@ class Tagger:
     def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64,
                  decoding: str | None = None, crf: Transitions | None = None):
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+            raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
         self.labels: list[str] = metadata["labels"]
         self.batch_size = batch_size
         if crf is None and metadata.get("crf") is not None:
             crf = Transitions.from_dict(metadata["crf"])
         if metadata.get("head") == "crf" and crf is None:
-            from ..run import ModelError
-
             raise ModelError("this model has a CRF head but its transition scores were not found")
         self.crf = crf
         self.decoder = Decoder(self.labels, decoding or metadata.get("decoding", DEFAULT_DECODING), crf)
-        self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
-                               metadata.get("max_length", 256), metadata.get("stride"),
-                               context_size=metadata.get("context_size", 0))
+        try:
+            self.encoder = Encoder(tokenizer, {label: i for i, label in enumerate(self.labels)},
+                                   metadata.get("max_length", 256), metadata.get("stride"),
+                                   context_size=metadata.get("context_size", 0))
+        except ValueError as err:  # settings saved with the model that its tokenizer cannot use
+            raise ModelError(f"nerkit.json: {err}") from None
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",

@@ -14,9 +14,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-
-class TokenizerError(ValueError):
-    """A model folder whose tokenizer cannot be read without transformers."""
+from ..errors import TokenizerError
 
 
 class Encoded(dict):

@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 import socket
 
+from ..errors import ServeError
+
 logger = logging.getLogger(__name__)
-
-
-class ServeError(RuntimeError):
-    """The server cannot start: a missing dependency or a bad setting."""
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = 32, max_chars: int = 10_000,

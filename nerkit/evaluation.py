@@ -1,0 +1,158 @@
+"""Score a saved model on a labelled file: seqeval report, error breakdown, confusion matrix PNG.
+
+    nerkit evaluate runs/conll03 ../shared/data/conll2003/test.txt --output runs/conll03/test-report.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .config import DataConfig
+from .data import DataError, load_corpus, read_span_documents, span_format_of
+from .metrics import score
+from .inference.tagger import Tagger
+from .run import write_atomically
+from .schemes import spans
+from .errors import OutputError
+
+logger = logging.getLogger(__name__)
+ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
+
+
+def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
+             data_config: DataConfig | None = None, examples: int = 3, **tagger_kwargs) -> dict[str, Any]:
+    """Word-level predictions on `data` scored exactly as training scores its eval splits."""
+    if output and Path(output).suffix.lower() == ".png":
+        raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
+                        f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
+    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
+    cfg = data_config or DataConfig()
+    corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
+                                       "test": None, split if split in ("train", "validation") else "test": data}))
+    sentences = next(iter(corpus.splits.values()))
+    unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
+    if unknown:
+        raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
+    gold = [s["tags"] for s in sentences]
+    documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
+    if documents and all(d < 0 for d in documents):
+        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
+                       "trained with document context but is scored sentence by sentence", data)
+    pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
+                                                                     progress=True)]
+    report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
+              "decoding": tagger.decoder.decoding}
+    report["errors"], confusion = error_breakdown(sentences, pred, examples)
+    span_format = span_format_of(data, cfg)
+    if span_format:
+        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(Path(output), lambda path: path.write_text(json.dumps(report, indent=2) + "\n",
+                                                                    encoding="utf-8"))
+        write_atomically(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
+    return report
+
+
+def char_span_scores(tagger: Tagger, documents) -> dict[str, Any]:
+    """Exact (start, end, label) matches between gold spans and what `nerkit predict` finds in the raw texts
+    (its own words: unlike the word-level scores, no word is cut at a gold span boundary)."""
+    results = tagger.predict([d.text for d in documents])
+    gold = {(i, *span) for i, d in enumerate(documents) for span in d.spans}
+    pred = {(i, e["start"], e["end"], e["label"]) for i, r in enumerate(results) for e in r["entities"]}
+    scores = _prf(gold, pred)
+    kinds = sorted({g[3] for g in gold} | {p[3] for p in pred})
+    scores["per_type"] = {k: _prf({g for g in gold if g[3] == k}, {p for p in pred if p[3] == k}) for k in kinds}
+    return scores
+
+
+def _prf(gold: set, pred: set) -> dict[str, Any]:
+    correct = len(gold & pred)
+    precision = correct / len(pred) if pred else 0.0
+    recall = correct / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold": len(gold), "predicted": len(pred),
+            "correct": correct}
+
+
+def format_char_spans(scores: dict[str, Any]) -> str:
+    return (f"character spans (raw text, as predict): precision {scores['precision']:.4f} recall "
+            f"{scores['recall']:.4f} f1 {scores['f1']:.4f} ({scores['correct']} of {scores['gold']} gold, "
+            f"{scores['predicted']} predicted)")
+def error_breakdown(sentences, pred, examples: int = 3) -> tuple[dict[str, Any], Counter]:
+    """Classify each mismatch between gold and predicted entities; also a (gold, predicted) type count."""
+    counts: Counter = Counter()
+    samples: dict[str, list] = {kind: [] for kind in ERROR_KINDS}
+    confusion: Counter = Counter()
+    for sentence, tags in zip(sentences, pred):
+        gold_spans, pred_spans = set(spans(sentence["tags"])), set(spans(tags))
+        for kind, item in _classify(gold_spans, pred_spans, confusion):
+            counts[kind] += 1
+            if len(samples[kind]) < examples:
+                samples[kind].append({"sentence": " ".join(sentence["tokens"]), **item,
+                                      "where": sentence["lines"][0] if sentence.get("lines") else None})
+    return {kind: {"count": counts[kind], "examples": samples[kind]} for kind in ERROR_KINDS}, confusion
+
+
+def _classify(gold_spans: set, pred_spans: set, confusion: Counter):
+    def text(span):
+        return {"type": span[0], "words": [span[1], span[2]]}
+
+    for g in sorted(gold_spans):
+        if g in pred_spans:
+            confusion[(g[0], g[0])] += 1
+            continue
+        overlapping = [p for p in pred_spans if p[1] < g[2] and g[1] < p[2]]
+        if not overlapping:
+            confusion[(g[0], "O")] += 1
+            yield "missed", {"gold": text(g)}
+            continue
+        p = overlapping[0]
+        confusion[(g[0], p[0])] += 1
+        same_bounds, same_type = (p[1], p[2]) == (g[1], g[2]), p[0] == g[0]
+        kind = "type" if same_bounds else "boundary" if same_type else "boundary_and_type"
+        yield kind, {"gold": text(g), "predicted": text(p)}
+    for p in sorted(pred_spans - gold_spans):
+        if not any(g[1] < p[2] and p[1] < g[2] for g in gold_spans):
+            confusion[("O", p[0])] += 1
+            yield "spurious", {"predicted": text(p)}
+
+
+def plot_confusion(confusion: Counter, path: Path) -> Path:
+    """Gold entity type (rows) against predicted type (columns); O means no overlapping entity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted({k for pair in confusion for k in pair} - {"O"}) + ["O"]
+    grid = [[confusion.get((g, p), 0) for p in kinds] for g in kinds]
+    fig, ax = plt.subplots(figsize=(1.2 * len(kinds) + 2, 1.2 * len(kinds) + 1.5))
+    ax.imshow(grid, cmap="Blues")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", color="black" if value < max(map(max, grid)) / 2 else "white")
+    ax.set_title("entity types (O: no overlapping entity)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def format_errors(errors: dict[str, Any]) -> str:
+    lines = ["errors: " + ", ".join(f"{kind} {errors[kind]['count']}" for kind in ERROR_KINDS)]
+    for kind in ERROR_KINDS:
+        for sample in errors[kind]["examples"]:
+            words = sample["sentence"].split(" ")
+            parts = [f"{side} {s['type']} '{' '.join(words[s['words'][0]:s['words'][1]])}'"
+                     for side, s in (("gold", sample.get("gold")), ("predicted", sample.get("predicted"))) if s]
+            lines.append(f"  {kind:<18} {'; '.join(parts)}  ({sample.get('where') or ''})")
+    return "\n".join(lines)

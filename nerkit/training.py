@@ -1,0 +1,263 @@
+"""Train a NER model from a recipe: data -> features -> model -> Trainer -> metrics -> saved model.
+
+    nerkit train recipes/quickstart.yaml
+    accelerate launch -m nerkit.train recipes/conll03.yaml training.learning_rate=3e-5
+    nerkit.train(nerkit.load_recipe("recipes/quickstart.yaml"))     # this module's train(), from Python
+
+The output directory receives the best model (by dev F1) or LoRA adapter, its tokenizer, nerkit.json
+(labels and encoding settings), recipe.yaml (the fully resolved recipe, secrets redacted), metrics.json,
+train_results.json and README.md (the model card). What a run folder is (the completion marker, which
+files are pushed) is nerkit/run.py's business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from .config import Recipe, RecipeError
+from .data import load_corpus
+from .features import Encoder, gather_word_scores
+from .metrics import format_table, score
+from .modeling import build_model, load_tokenizer, parameter_counts, wrap_lora
+from .run import begin, finish, hub_name, local_path, write_json
+
+logger = logging.getLogger("nerkit")
+
+# nerkit's defaults for transformers.TrainingArguments; anything in the recipe's `training` wins.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "f1",
+    "greater_is_better": True,
+    "save_total_limit": 2,
+    "logging_steps": 50,
+    "report_to": "none",
+    "ddp_find_unused_parameters": False,
+    "train_sampling_strategy": "group_by_length",  # similar lengths per batch, batches shuffled: nerkit/trainer.py
+}
+
+
+def training_arguments(recipe: Recipe):
+    from transformers import TrainingArguments
+
+    kwargs = {**TRAINING_DEFAULTS, **recipe.training}
+    kwargs.pop("resume_from_checkpoint", None)  # passed to Trainer.train instead
+    kwargs.pop("overwrite_output_dir", None)  # nerkit's own: see nerkit/run.py begin()
+    if not kwargs.get("output_dir"):
+        raise RecipeError("no training.output_dir: set it (a recipe file names its run runs/<recipe name>)")
+    if "validation" not in _splits_present(recipe) and kwargs["eval_strategy"] != "no":
+        kwargs.update(eval_strategy="no", load_best_model_at_end=False)
+        logger.warning("no validation split: evaluation during training and best-model selection are off")
+    if kwargs["eval_strategy"] == "no":
+        kwargs["load_best_model_at_end"] = False
+    if kwargs.get("bf16") and not _has_cuda():
+        kwargs.setdefault("use_cpu", True)  # transformers only takes bf16 on CPU when told it is on CPU
+    try:
+        args = TrainingArguments(**kwargs)
+    except ValueError as err:  # TrainingArguments' own checks: unknown strategy names, incompatible options
+        raise RecipeError(f"training: {' '.join(str(err).split())}") from None
+    if recipe.eval.early_stopping_patience:  # EarlyStoppingCallback would assert this once the model is loaded
+        needs = ("a validation split (data.validation)" if "validation" not in _splits_present(recipe) else
+                 "evaluation during training (training.eval_strategy is no)" if args.eval_strategy == "no" else
+                 "training.load_best_model_at_end: true" if not args.load_best_model_at_end else None)
+        if needs:
+            raise RecipeError(f"eval.early_stopping_patience needs {needs}")
+    return args
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _splits_present(recipe: Recipe) -> set[str]:
+    data = recipe.data
+    return {"train", "validation", "test"} if data.dataset else {s for s in ("train", "validation", "test") if getattr(data, s)}
+
+
+def encode(datasets, encoder: Encoder, eval_encoder: Encoder):
+    """Tokenize every split (datasets.map); evaluation splits are sorted by length to cut padding."""
+    batch_size = None if encoder.context_size else 1000  # document context needs whole documents in a batch
+    features = {}
+    for split, ds in datasets.items():
+        enc = encoder if split == "train" else eval_encoder
+        mapped = ds.map(enc, batched=True, batch_size=batch_size, with_indices=True,
+                        remove_columns=ds.column_names, desc=f"encoding {split}")
+        features[split] = mapped if split == "train" else mapped.sort("length")
+    return features
+
+
+class WordMetrics:
+    """compute_metrics for Trainer: feature-level log-probabilities -> decoded tags per word -> seqeval.
+    `crf` is read at each call, so every evaluation decodes with the scores the model has then."""
+
+    def __init__(self, features, sentences, labels: list[str], mode: str = "default", decoding: str = "viterbi",
+                 crf=None):
+        self.examples, self.word_index = features["example"], features["word_index"]
+        self.gold = sentences["tags"]
+        self.labels, self.mode, self.decoding, self.crf = labels, mode, decoding, crf
+
+    def word_tags(self, log_probs) -> list[list[str]]:
+        from .inference.decoding import Decoder
+
+        scores = gather_word_scores(log_probs, self.examples, self.word_index, [len(g) for g in self.gold])
+        ids, _ = Decoder(self.labels, self.decoding, self.crf.scores() if self.crf is not None else None)(scores)
+        return [[self.labels[i] for i in words] for words in ids]
+
+    def full(self, log_probs) -> dict[str, Any]:
+        return score(self.gold, self.word_tags(log_probs), self.mode)
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        metrics = self.full(eval_prediction.predictions)
+        return {k: metrics[k] for k in ("precision", "recall", "f1", "accuracy")}
+
+
+def log_probabilities(logits, labels):
+    """What decoding needs between evaluation steps: each token's label log-probabilities (float32)."""
+    return (logits[0] if isinstance(logits, tuple) else logits).float().log_softmax(-1)
+
+
+def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
+    """Train, evaluate the configured splits, save; returns {split: metrics}. A non-empty output_dir is
+    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it."""
+    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
+
+    from .heads import attach_crf, find_crf
+    from .trainer import NerTrainer
+
+    args = training_arguments(recipe)
+    overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
+    if not isinstance(overwrite, bool):
+        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
+    with args.main_process_first(desc="preparing output_dir"):
+        if args.should_save:
+            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
+    set_seed(args.seed)
+    corpus = load_corpus(recipe.data)
+    if "train" not in corpus.splits:
+        raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    datasets = corpus.to_datasets()
+    labels = corpus.labels
+    label2id = {label: i for i, label in enumerate(labels)}
+    model_path = local_path(recipe.model.name_or_path)
+    tokenizer = load_tokenizer(model_path, recipe.model.revision)
+    encoder = make_encoder(recipe, tokenizer, label2id, corpus)
+    with args.main_process_first(desc="encoding"):
+        features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
+
+    model = build_model(recipe.model, labels)
+    if recipe.model.head == "crf":
+        attach_crf(model)
+    if recipe.lora is not None:
+        model = wrap_lora(model, recipe.lora)
+        model.peft_config["default"].revision = recipe.model.revision  # adapter_config.json: base model revision
+    trainable, total = parameter_counts(model)
+    logger.info("parameters: %s trainable of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+
+    crf = find_crf(model)
+    metrics_fn = WordMetrics(features["validation"], datasets["validation"], labels, recipe.eval.mode,
+                             recipe.eval.decoding, crf) if "validation" in features else None
+    callbacks = []
+    if recipe.eval.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.eval.early_stopping_patience))
+    trainer = NerTrainer(
+        model=model, args=args, train_dataset=features["train"],
+        eval_dataset=features.get("validation") if args.eval_strategy != "no" else None,
+        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.device.type == "cuda" else None),
+        processing_class=tokenizer, compute_metrics=metrics_fn,
+        preprocess_logits_for_metrics=log_probabilities, callbacks=callbacks, crf=crf,
+    )
+    train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
+
+    results = evaluate_splits(trainer, recipe, features, datasets, labels, crf)
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics)
+    if trainer.is_world_process_zero():
+        print(format_table(results), flush=True)
+    return results
+
+
+def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) -> Encoder:
+    data = recipe.data
+    if data.max_length > tokenizer.model_max_length:
+        raise RecipeError(f"data.max_length={data.max_length} exceeds the model's maximum {tokenizer.model_max_length}")
+    if data.context not in ("sentence", "document"):
+        raise RecipeError(f"unknown data.context {data.context!r}; expected sentence or document")
+    context_size = 0
+    if data.context == "document":
+        if all(s["document"] < 0 for sents in corpus.splits.values() for s in sents):
+            logger.warning("data.context=document but the data has no document boundaries (no -DOCSTART- lines "
+                           "or data.document_field): falling back to sentence context")
+        else:
+            context_size = data.context_size
+    try:
+        return Encoder(tokenizer, label2id, data.max_length, data.stride, data.label_all_tokens, context_size)
+    except ValueError as err:  # the window does not fit: named by its recipe keys
+        raise RecipeError(f"data.{err}") from None
+
+
+def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels, crf=None) -> dict[str, dict[str, Any]]:
+    trainer.compute_metrics = None  # it scores the validation split; each split gets its own scorer below
+    results = {}
+    for split in recipe.eval.splits:
+        if split not in features:
+            logger.warning("eval.splits names %r but the data has no such split; skipped", split)
+            continue
+        output = trainer.predict(features[split], metric_key_prefix=split)
+        scorer = WordMetrics(features[split], datasets[split], labels, recipe.eval.mode, recipe.eval.decoding, crf)
+        results[split] = scorer.full(output.predictions)
+    return results
+
+
+def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
+    """How many gold words of each evaluated split the raw-text splitter reproduces (nerkit/agreement.py)."""
+    from .agreement import check
+
+    return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
+
+
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
+    """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
+
+    Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
+    processes together inside `save_model`, and only the main one writes."""
+    out = Path(trainer.args.output_dir)
+    if getattr(trainer, "is_fsdp_enabled", False):  # a loadable model, not one shard per process
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out))
+    if not trainer.is_world_process_zero():
+        return
+    (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
+    metadata = {
+        "labels": corpus.labels,
+        "kind": "adapter" if recipe.lora is not None else "full",
+        "base_model": hub_name(recipe.model.name_or_path),
+        "source_scheme": corpus.scheme,
+        "max_length": encoder.max_length,
+        "stride": encoder.stride,
+        "context": "document" if encoder.context_size else "sentence",
+        "context_size": encoder.context_size,
+        "head": recipe.model.head,
+        "decoding": recipe.eval.decoding,
+    }
+    if recipe.model.revision:
+        metadata["base_revision"] = recipe.model.revision
+    metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
+    write_json(out / "metrics.json", results)
+    write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
+    from .hub import merged_folder, write_model_card
+
+    write_model_card(out, recipe, results, metadata)
+    if recipe.lora is not None and recipe.lora.merge:
+        merged_folder(out, metadata)
+    finish(out, metadata)
+    logger.info("saved to %s", out)
+    if recipe.hub is not None and recipe.hub.push:
+        from .hub import push
+
+        push(out, recipe.hub.model_id, private=recipe.hub.private, revision=recipe.hub.revision)
+
