@@ -7,8 +7,9 @@ against argmax.
 
 `quality`: each model tags the CoNLL-2003 test words once (PyTorch fp32); the same word scores are then
 decoded by argmax and by Viterbi and scored with nerkit's scorer (as `nerkit evaluate`). Printed: F1 per
-model and decoding, mean ± sd per arm, and the number of IOB2-invalid transitions (`I-X` after neither
-`B-X` nor `I-X`) in each arm's predictions.
+model and decoding, mean ± sd per arm, the number of IOB2-invalid transitions (`I-X` after neither
+`B-X` nor `I-X`) in each arm's predictions, and the CPU seconds of each decoding step alone (word scores
+to label ids and probabilities, all test sentences).
 
 `speed`: the 3,453 test sentences as raw text (words joined by spaces) in a file; every row is one fresh
 `nerkit predict MODEL --input FILE --output OUT --decoding D` process, timed whole; rounds alternate the
@@ -50,12 +51,15 @@ def quality(arms: list[str], data: Path) -> None:
             tagger = Tagger.load(folder, precision="fp32")
             scores = tagger.word_scores([s["tokens"] for s in sentences])
             for decoding in ("argmax", "viterbi"):
+                started = time.process_time()
                 ids, _ = Decoder(tagger.labels, decoding, tagger.crf)(scores)
+                cpu = time.process_time() - started
                 pred = [[tagger.labels[i] for i in row] for row in ids]
                 f1 = score(gold, pred)["f1"]
                 invalid = sum(invalid_transitions(tags) for tags in pred)
                 table.setdefault((name, decoding), []).append((folder, f1, invalid))
-                print(f"{name} {decoding} {folder}: f1 {f1:.4f} invalid transitions {invalid}", flush=True)
+                print(f"{name} {decoding} {folder}: f1 {f1:.4f} invalid transitions {invalid} "
+                      f"decoding CPU {cpu:.3f} s", flush=True)
     print("\n| arm | decoding | test F1 per model | mean ± sd | invalid transitions per model |\n|---|---|---|---|---|")
     for (name, decoding), rows in table.items():
         f1s = [f for _, f, _ in rows]
