@@ -4,6 +4,7 @@ against argmax.
     python benchmarks/decoding.py quality --arm softmax=/work/models/softmax-{42,43,44} --arm crf=/work/models/crf-{42,43,44}
     python benchmarks/decoding.py speed /work/models/softmax-42 --onnx runs/softmax-42-onnx --rounds 3
     python benchmarks/decoding.py train-step --steps 40
+    python benchmarks/decoding.py crf-loss --steps 100
 
 `quality`: each model tags the CoNLL-2003 test words once (PyTorch fp32); the same word scores are then
 decoded by argmax and by Viterbi and scored with nerkit's scorer (as `nerkit evaluate`). Printed: F1 per
@@ -18,6 +19,10 @@ decodings, medians are reported.
 `train-step`: the CRF head's training cost, in one process: MiniLM (the recipe's model) on batches of 32
 CoNLL-2003 training sentences (max_length 128), forward + loss + backward + AdamW step, with nerkit's
 softmax loss and with the CRF's likelihood, alternating batch by batch so that both see the same load.
+
+`crf-loss`: the CRF's own share of a training step, robust to a busy machine: CPU seconds (one thread) of
+the loss alone, forward and backward down to the logits, cross-entropy against the CRF's likelihood, on
+the label layout of random batches of 32 CoNLL-2003 training sentences (MiniLM's sub-tokens, 9 labels).
 """
 
 from __future__ import annotations
@@ -111,12 +116,12 @@ def train_step(steps: int, data: Path) -> None:
     from nerkit.features import Encoder
     from nerkit.heads import CRF
     from nerkit.inference.tagger import padded
-    from nerkit.modeling import resolve_model_path
+    from nerkit.run import local_path
     from nerkit.trainer import TokenWeightedLoss
 
     corpus = load_corpus(DataConfig(train=str(data.parent / "train.txt")))
     labels, sentences = corpus.labels, corpus.splits["train"]
-    path = resolve_model_path("minilm")
+    path = local_path("minilm")
     encoder = Encoder(AutoTokenizer.from_pretrained(path), {label: i for i, label in enumerate(labels)}, 128)
     random.seed(0)
     batches = []
@@ -149,6 +154,42 @@ def train_step(steps: int, data: Path) -> None:
           f"CRF {c:.3f} s ({100 * (c / a - 1):+.1f}%)")
 
 
+def crf_loss(steps: int, data: Path) -> None:
+    import random
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.features import Encoder
+    from nerkit.heads import CRF
+    from nerkit.inference.tagger import padded
+    from nerkit.run import local_path
+    from nerkit.trainer import TokenWeightedLoss
+
+    torch.set_num_threads(1)
+    corpus = load_corpus(DataConfig(train=str(data.parent / "train.txt")))
+    labels, sentences = corpus.labels, corpus.splits["train"]
+    encoder = Encoder(AutoTokenizer.from_pretrained(local_path("minilm")),
+                      {label: i for i, label in enumerate(labels)}, 128)
+    random.seed(0)
+    losses = {"cross-entropy": TokenWeightedLoss(600.0), "crf": TokenWeightedLoss(600.0, 1, CRF(labels))}
+    cpu = {name: 0.0 for name in losses}
+    for _ in range(steps):
+        chosen = random.sample(sentences, 32)
+        features = encoder({"tokens": [s["tokens"] for s in chosen], "tags": [s["tags"] for s in chosen]},
+                           list(range(32)))
+        gold = torch.from_numpy(padded(features["labels"], -100)[0])
+        for name, loss_fn in losses.items():
+            logits = torch.randn(*gold.shape, len(labels), requires_grad=True)
+            started = time.process_time()
+            loss_fn({"logits": logits}, gold).backward()
+            cpu[name] += time.process_time() - started
+    print(f"{steps} random batches of 32 sentences, one thread: CPU s per step, loss forward + backward: "
+          + ", ".join(f"{name} {seconds / steps * 1000:.1f} ms" for name, seconds in cpu.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,11 +205,16 @@ def main() -> None:
     t = commands.add_parser("train-step")
     t.add_argument("--steps", type=int, default=40)
     t.add_argument("--data", type=Path, default=TEST)
+    c = commands.add_parser("crf-loss")
+    c.add_argument("--steps", type=int, default=100)
+    c.add_argument("--data", type=Path, default=TEST)
     args = parser.parse_args()
     if not args.data.is_file():
         raise SystemExit(f"skipped: CoNLL-2003 test file not found at {args.data}")
     if args.command == "quality":
         quality(args.arm, args.data)
+    elif args.command == "crf-loss":
+        crf_loss(args.steps, args.data)
     elif args.command == "train-step":
         train_step(args.steps, args.data)
     else:
