@@ -15,6 +15,14 @@ is scored on both test files: the CoNLL test file (the words as CoNLL gives them
 
     python benchmarks/spans_conll.py --train --seeds 42 43 44 --aligned   # the figures in docs/benchmarks.md
 
+--join says how a document's sentences are joined: `blank` (blank lines, the default), `line` (one line per
+CoNLL sentence, as line-structured news is written), `wrap72` (the document as one paragraph hard-wrapped at
+72 columns). --newlines prints the sentences nerkit's splitter makes of the test documents under each
+`text.newlines` rule; --evaluate RUN scores a trained run on the CoNLL test words and on the spans test
+file read with each rule (issue 25).
+
+    python benchmarks/spans_conll.py --join line --newlines --evaluate /work/models/softmax-42
+
 --aligned adds a third run per seed on the CoNLL words and tags cut into the same sentences as the spans
 file (the splitter puts one sentence break inside a CoNLL train sentence): with the same number of
 sentences, the same seed shuffles both into the same batches, so what differs is only the words.
@@ -26,6 +34,7 @@ import argparse
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,27 +52,34 @@ def by_document(sentences: list[dict]) -> list[list[dict]]:
     return list(documents.values())
 
 
-def joined(sentences: list[dict]) -> tuple[str, list[list[tuple[int, int]]]]:
-    """A document's text (words joined by spaces, sentences by blank lines) and each word's offsets."""
+JOINS = {"blank": "\n\n", "line": "\n", "wrap72": " "}
+
+
+def joined(sentences: list[dict], join: str = "blank") -> tuple[str, list[list[tuple[int, int]]]]:
+    """A document's text (words joined by spaces, sentences as `join` says) and each word's offsets."""
     text, offsets = "", []
     for sentence in sentences:
         if text:
-            text += "\n\n"
+            text += JOINS[join]
         offsets.append([])
         for word in sentence["tokens"]:
             text += (" " if offsets[-1] else "")
             offsets[-1].append((len(text), len(text) + len(word)))
             text += word
+    if join == "wrap72":  # spaces become newlines where the line is full: the offsets stay the same
+        wrapped = textwrap.fill(text, 72, break_long_words=False, break_on_hyphens=False)
+        assert len(wrapped) == len(text)
+        text = wrapped
     return text, offsets
 
 
-def to_span_records(sentences: list[dict]) -> list[dict]:
+def to_span_records(sentences: list[dict], join: str = "blank") -> list[dict]:
     """CoNLL sentences (IOB2) grouped by document -> {"text", "spans"} records."""
     from nerkit.schemes import spans
 
     records = []
     for sents in by_document(sentences):
-        text, offsets = joined(sents)
+        text, offsets = joined(sents, join)
         found = [{"start": where[first][0], "end": where[last - 1][1], "label": kind}
                  for sentence, where in zip(sents, offsets) for kind, first, last in spans(sentence["tags"])]
         records.append({"text": text, "spans": found})
@@ -95,14 +111,14 @@ def write_aligned_conll(sentences: list[dict], path: Path) -> int:
     return count
 
 
-def convert(out: Path) -> dict[str, Path]:
+def convert(out: Path, join: str = "blank") -> dict[str, Path]:
     from nerkit.data import convert as to_iob2
     from nerkit.data import read_conll
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for split, name in SPLITS.items():
-        records = to_span_records(to_iob2(read_conll(DATA / name), "iob2"))
+        records = to_span_records(to_iob2(read_conll(DATA / name), "iob2"), join)
         paths[split] = out / f"{split}.jsonl"
         with open(paths[split], "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
@@ -197,6 +213,39 @@ def scores_of(run_dir: Path, tests: dict[str, Path], keep: bool) -> dict[str, fl
     return scores
 
 
+def newline_sentences(path: Path) -> dict:
+    """Sentences (and the longest, in words) that each text.newlines rule makes of a spans file's documents."""
+    from nerkit.config import DataConfig
+    from nerkit.data import read_span_documents
+    from nerkit.text import split_sentences, split_words
+
+    documents = read_span_documents(path, "spans", DataConfig())
+    found = {}
+    for mode in ("auto", "sentence", "space"):
+        per_document = [[[w.start for w in s] for s in split_sentences(split_words(d.text), d.text, mode)]
+                        for d in documents]
+        found[mode] = per_document
+    summary = {mode: {"sentences": sum(map(len, docs)), "longest": max(len(s) for d in docs for s in d)}
+               for mode, docs in found.items()}
+    summary["documents where auto == space"] = sum(a == b for a, b in zip(found["auto"], found["space"]))
+    summary["documents where auto == sentence"] = sum(a == b for a, b in zip(found["auto"], found["sentence"]))
+    return summary
+
+
+def evaluate_newlines(run: str, path: Path) -> dict:
+    """F1 of `run` on the CoNLL test words and on the spans test file read with each newlines rule."""
+    from nerkit.evaluation import evaluate as run_evaluate
+    from nerkit.inference.tagger import Tagger
+
+    tagger = Tagger.load(run, precision="fp32")
+    scores = {"conll words": run_evaluate(tagger, str(DATA / "test.txt"))["f1"]}
+    for mode in ("auto", "sentence", "space"):
+        report = run_evaluate(tagger, str(path), newlines=mode)
+        scores[f"spans, {mode}"] = {"f1": report["f1"], "char span f1": report["char_spans"]["f1"]}
+        print(json.dumps({mode: scores[f"spans, {mode}"]}), flush=True)
+    return scores
+
+
 def summarise(rows: list[dict]) -> None:
     import statistics
 
@@ -225,10 +274,19 @@ def main() -> None:
     parser.add_argument("--aligned", action="store_true",
                         help="also train on the CoNLL words cut into the spans file's sentences (same batches)")
     parser.add_argument("--baseline", help="a run trained on the CoNLL files with the same recipe (one seed only)")
+    parser.add_argument("--join", choices=list(JOINS), default="blank", help="how a document's sentences are joined")
+    parser.add_argument("--newlines", action="store_true", help="sentences of the test documents under each rule")
+    parser.add_argument("--evaluate", help="a trained run: F1 on the CoNLL test words and on the spans test file")
     args = parser.parse_args()
     if args.baseline and len(args.seeds) > 1:
         parser.error("--baseline stands for one CoNLL run: give one seed with it")
-    paths = convert(args.out)
+    paths = convert(args.out, args.join)
+    if args.newlines or args.evaluate:
+        if args.newlines:
+            print(json.dumps(newline_sentences(paths["test"]), indent=2), flush=True)
+        if args.evaluate:
+            print(json.dumps(evaluate_newlines(args.evaluate, paths["test"]), indent=2), flush=True)
+        return
     print(json.dumps(compare(paths), indent=2), flush=True)
     if args.train:
         summarise(compare_training(paths, args.out, args.steps, args.seeds, args.baseline, args.aligned))

@@ -31,7 +31,7 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision, decoding=args.decoding)
+                      revision=args.revision, newlines=args.newlines, decoding=args.decoding)
 
 
 def evaluate_command(args) -> int:
@@ -43,11 +43,16 @@ def evaluate_command(args) -> int:
     cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
                      token_column=args.token_column, comment_prefix=args.comment_prefix,
                      tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
-                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps)
+                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps,
+                     invalid_tags=args.invalid_tags)
     report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
-                      device=args.device, batch_size=args.batch_size, revision=args.revision, decoding=args.decoding)
+                      device=args.device, batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
+                      decoding=args.decoding)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
+    if report["repaired_tags"]:
+        print(f"gold tags repaired: {report['repaired_tags']} continuation tags that continued no entity, read as "
+              "conlleval reads them (--invalid-tags error refuses them)")
     if "char_spans" in report:
         from .evaluation import format_char_spans
 
@@ -60,7 +65,7 @@ def serve_command(args) -> int:
 
     return serve(args.model, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
                  max_body_bytes=args.max_body_bytes, batch_texts=args.batch_texts, max_wait_ms=args.max_wait_ms,
-                 batch_size=args.batch_size, device=args.device, precision=args.precision)
+                 batch_size=args.batch_size, device=args.device, precision=args.precision, newlines=args.newlines)
 
 
 def push_command(args) -> int:
@@ -122,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet",
                                                                     "label-studio", "doccano", "spans"])
     evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"])
+    evaluate.add_argument("--invalid-tags", default="repair", choices=["repair", "error"],
+                          help="gold continuation tags that continue no entity: repair (as conlleval) or error")
     evaluate.add_argument("--tag-column", type=int, default=-1)
     evaluate.add_argument("--token-column", type=int, default=0, help="CoNLL files: the word column")
     evaluate.add_argument("--comment-prefix", help="CoNLL files: skip lines starting with this (# for GermEval)")
@@ -167,11 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sentences per forward pass (small length-sorted passes pad least on a CPU)")
     serve.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    _newlines_option(serve)
     serve.set_defaults(func=serve_command)
     return parser
 
 
+def _newlines_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--newlines", choices=["auto", "sentence", "space"],
+                        help="does a single newline end a sentence? auto: yes unless the paragraph is hard-wrapped "
+                             "prose; sentence: always; space: only after . ! ? (default: the model's, from training)")
+
+
 def _inference_options(parser: argparse.ArgumentParser) -> None:
+    _newlines_option(parser)
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")

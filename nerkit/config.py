@@ -36,6 +36,8 @@ class ModelConfig:
     name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
     revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
     head: str = _help("softmax (a label per word) | crf (a linear-chain CRF over the words' label scores).", "softmax")
+    drop_labels: bool = _help("Continuing from an NER model: drop the entity types it knows but the training data "
+                              "lacks (default: kept, with a warning).", False)
 
 
 @dataclass
@@ -59,12 +61,25 @@ class DataConfig:
     overlaps: str = _help("Span exports with overlapping spans: error | longest (keep the longest, count the rest).",
                           "error")
     scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto")
+    invalid_tags: str = _help("A continuation tag (I-, M-, E-, L-) that continues no entity of its type: repair (open "
+                              "an entity there, as conlleval reads it; counted and reported) | error.", "repair")
+    rehearsal: str = _help("none | pseudo-label: continuing from an NER model on data that annotates only new types, "
+                           "its confident entities of the old types (where the gold is O) become labels.", "none")
+    rehearsal_threshold: float = _help("data.rehearsal: pseudo-label: the least mean word probability of an entity "
+                                       "that becomes a label.", 0.9)
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)
     label_all_tokens: bool = _help("Train on every sub-token (continuations of B- become I-); eval stays per word.", False)
     context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence")
     context_size: int = _help("With `context: document`: sub-tokens of context on each side.", 64)
+
+
+@dataclass
+class TextConfig:
+    newlines: str = _help("Raw text: does a single newline end a sentence? auto (yes, unless the paragraph is "
+                          "hard-wrapped prose) | sentence (always) | space (only after . ! ?). Stored with the model; "
+                          "span exports are split by the same rule in training.", "auto")
 
 
 @dataclass
@@ -99,6 +114,7 @@ class Recipe:
     model: ModelConfig
     data: DataConfig = _help("Where the data comes from and how it is encoded.", default_factory=DataConfig)
     eval: EvalConfig = _help("How models are scored.", default_factory=EvalConfig)
+    text: TextConfig = _help("How raw text becomes sentences.", default_factory=TextConfig)
     training: dict[str, Any] = _help("Keyword arguments of transformers.TrainingArguments.", default_factory=dict)
     lora: LoraConfig | None = _help("LoRA through PEFT; absent or null means full fine-tuning.", None)
     hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
@@ -176,6 +192,8 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     _check_training_keys(recipe.training, source)
     if recipe.eval.mode not in ("default", "strict"):
         raise RecipeError(f"{source}: eval.mode must be default or strict, got {recipe.eval.mode!r}")
+    if recipe.text.newlines not in ("auto", "sentence", "space"):
+        raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
     from .inference.decoding import DECODINGS
 
     if recipe.eval.decoding not in DECODINGS:

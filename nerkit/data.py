@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
+INVALID_TAGS = ("repair", "error")
 FORMATS = {".conll": "conll", ".txt": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll",
            ".train": "conll", ".testa": "conll", ".testb": "conll", ".dev": "conll", ".test": "conll",
            ".bmes": "conll", ".char": "conll",
@@ -34,6 +35,7 @@ class Corpus:
     splits: dict[str, list[dict[str, Any]]]  # split -> sentences, tags already in IOB2
     scheme: str  # the scheme the source files were in
     labels: list[str]  # IOB2 label list from the train split (or all splits when there is none)
+    repaired_tags: dict[str, int] = field(default_factory=dict)  # split -> broken continuations repaired
 
     def to_datasets(self):
         from datasets import Dataset, DatasetDict
@@ -105,32 +107,41 @@ def _nonempty(sentences: list, source: Any) -> list:
     return sentences
 
 
-def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True) -> list[dict[str, Any]]:
-    """Any supported local file -> sentences (tags as in the file)."""
+def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True, newlines: str = "auto") -> list[dict[str, Any]]:
+    """Any supported local file -> sentences (tags as in the file); span exports' texts are split into
+    sentences with the `newlines` rule (nerkit/lines.py)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format "
-                        f"to one of conll, jsonl, json, parquet")
+    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower()) or _sniff(path, cfg)
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
-        return read_span_file(path, fmt, cfg)
+        return read_span_file(path, fmt, cfg, newlines)
     if fmt not in ("jsonl", "json", "parquet"):
         raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
                         f"{', '.join(SPAN_FORMATS)}")
     records = read_records(path, fmt)
     span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
     if span_format:
-        return span_sentences(records, span_format, cfg, path)
+        return span_sentences(records, span_format, cfg, path, newlines)
     return sentences_from_records(records, cfg.tokens_field, cfg.tags_field, cfg.document_field, source=path)
 
 
-def read_span_file(path: str | Path, fmt: str, cfg: DataConfig) -> list[dict[str, Any]]:
+def _sniff(path: Path, cfg: DataConfig) -> str:
+    from .formats.sniff import sniff_format
+
+    found = sniff_format(path, cfg.comment_prefix)
+    if found is None:
+        raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r} or the content; set "
+                        f"data.format to one of conll, jsonl, json, parquet, {', '.join(SPAN_FORMATS)}")
+    logger.info("%s: no known suffix; read as %s (the content is %s)", path, found[0], found[1])
+    return found[0]
+
+
+def read_span_file(path: str | Path, fmt: str, cfg: DataConfig, newlines: str = "auto") -> list[dict[str, Any]]:
     """A Label Studio / doccano / spans export (.json list or .jsonl) -> sentences with IOB2 tags."""
-    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path)
+    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path, newlines)
 
 
 def read_span_documents(path: str | Path, fmt: str, cfg: DataConfig, stats=None):
@@ -149,7 +160,14 @@ def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
     if cfg.format in SPAN_FORMATS:
         return cfg.format
     path = Path(path)
-    if cfg.format != "auto" or path.suffix.lower() not in (".json", ".jsonl") or not path.is_file():
+    if cfg.format != "auto" or not path.is_file():
+        return None
+    if path.suffix.lower() not in FORMATS:
+        from .formats.sniff import sniff_format
+
+        if (sniff_format(path) or ("",))[0] not in ("json", "jsonl"):
+            return None
+    elif path.suffix.lower() not in (".json", ".jsonl"):
         return None
     return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
 
@@ -164,14 +182,14 @@ def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
     return detect_format(record)
 
 
-def span_sentences(records, fmt: str, cfg: DataConfig, source: Any) -> list[dict[str, Any]]:
+def span_sentences(records, fmt: str, cfg: DataConfig, source: Any, newlines: str = "auto") -> list[dict[str, Any]]:
     from .formats.spans import SpanError, SpanStats, read_documents, to_sentences
 
     stats, sentences = SpanStats(), []
     try:
         documents = read_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
         for number, document in enumerate(documents):
-            found, split = to_sentences(document, number)
+            found, split = to_sentences(document, number, newlines)
             sentences += found
             stats.split_words += split
     except SpanError as err:
@@ -203,14 +221,17 @@ def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
     return splits
 
 
-def load_corpus(cfg: DataConfig) -> Corpus:
-    """Read every configured split, detect or check the scheme, convert to IOB2, build the label list."""
+def load_corpus(cfg: DataConfig, newlines: str = "auto") -> Corpus:
+    """Read every configured split, detect or check the scheme, convert to IOB2, build the label list.
+    `newlines` (text.newlines) splits span exports' texts into sentences as prediction will."""
     if cfg.scheme not in SCHEMES:
         raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
+    if cfg.invalid_tags not in INVALID_TAGS:
+        raise DataError(f"unknown data.invalid_tags {cfg.invalid_tags!r}; expected one of {', '.join(INVALID_TAGS)}")
     if cfg.dataset:
         raw = read_hub(cfg)
     else:
-        raw = {name: read_file(getattr(cfg, name), cfg) for name in SPLITS if getattr(cfg, name)}
+        raw = {name: read_file(getattr(cfg, name), cfg, newlines=newlines) for name in SPLITS if getattr(cfg, name)}
     if not raw:
         raise DataError("no data: set data.dataset or data.train / data.validation / data.test")
     all_tags = [s["tags"] for sents in raw.values() for s in sents]
@@ -218,22 +239,42 @@ def load_corpus(cfg: DataConfig) -> Corpus:
         scheme = detect_scheme(all_tags) if cfg.scheme == "auto" else cfg.scheme
     except SchemeError as err:
         raise DataError(_locate_malformed(raw, str(err))) from None
+    repaired: dict[str, int] = {}
     try:
-        splits = {name: convert(sents, scheme) for name, sents in raw.items()}
+        for name, sents in raw.items():
+            locations = [] if cfg.invalid_tags == "repair" else None
+            convert(sents, scheme, locations)
+            if locations:
+                repaired[name] = len(locations)
+                _warn_repaired(getattr(cfg, name, None) if not cfg.dataset else f"{cfg.dataset}[{name}]",
+                               locations, scheme)
     except SchemeError as err:
         raise DataError(str(err)) from None
+    corpus = Corpus(raw, scheme, train_labels(raw), repaired)
+    _warn_unseen_labels(raw, corpus.labels)
+    return corpus
+
+
+def train_labels(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The IOB2 label list of the train split (of every split when there is none)."""
     reference = splits.get("train") or [s for sents in splits.values() for s in sents]
-    labels = label_list([s["tags"] for s in reference])
-    _warn_unseen_labels(splits, labels)
-    return Corpus(splits, scheme, labels)
+    return label_list([s["tags"] for s in reference])
 
 
-def convert(sentences: list[dict[str, Any]], scheme: str) -> list[dict[str, Any]]:
-    """Validate and convert each sentence's tags to IOB2 (in place); errors name file and line."""
+def convert(sentences: list[dict[str, Any]], scheme: str, repaired: list[str] | None = None) -> list[dict[str, Any]]:
+    """Validate and convert each sentence's tags to IOB2 (in place); errors name file and line. With a
+    `repaired` list, broken continuations open entities and their locations are appended to it."""
     for sentence in sentences:
         lines = sentence["lines"]
-        sentence["tags"] = to_iob2(sentence["tags"], scheme, lines.__getitem__)
+        sentence["tags"] = to_iob2(sentence["tags"], scheme, lines.__getitem__, repaired)
     return sentences
+
+
+def _warn_repaired(source: Any, locations: list[str], scheme: str) -> None:
+    shown = ", ".join(locations[:5]) + (", ..." if len(locations) > 5 else "")
+    logger.warning("%s: %d %s tag%s continued no entity and now open%s one, as conlleval reads them (%s); "
+                   "data.invalid_tags: error refuses them", source, len(locations), scheme.upper(),
+                   "s" if len(locations) != 1 else "", "" if len(locations) != 1 else "s", shown)
 
 
 def _locate_malformed(raw: dict, message: str) -> str:

@@ -15,6 +15,7 @@ from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
+from .lines import check_newlines
 from .run import write_atomically
 from .schemes import spans
 from .errors import OutputError
@@ -24,15 +25,19 @@ ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
-             data_config: DataConfig | None = None, examples: int = 3, **tagger_kwargs) -> dict[str, Any]:
-    """Word-level predictions on `data` scored exactly as training scores its eval splits."""
+             data_config: DataConfig | None = None, examples: int = 3, newlines: str | None = None,
+             **tagger_kwargs) -> dict[str, Any]:
+    """Word-level predictions on `data` scored exactly as training scores its eval splits. A span export's
+    texts are split into sentences by `newlines` (default: the model's rule), as predict splits them."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     cfg = data_config or DataConfig()
+    newlines = check_newlines(newlines or tagger.newlines)
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
-                                       "test": None, split if split in ("train", "validation") else "test": data}))
+                                       "test": None, split if split in ("train", "validation") else "test": data}),
+                         newlines)
     sentences = next(iter(corpus.splits.values()))
     unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
     if unknown:
@@ -46,10 +51,13 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                                                                      progress=True)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
               "decoding": tagger.decoder.decoding}
+    report["newlines"] = newlines
+    report["invalid_tags"] = cfg.invalid_tags  # gold continuations that continue nothing: repaired or refused
+    report["repaired_tags"] = sum(corpus.repaired_tags.values())
     report["errors"], confusion = error_breakdown(sentences, pred, examples)
     span_format = span_format_of(data, cfg)
     if span_format:
-        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg))
+        report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg), newlines)
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(Path(output), lambda path: path.write_text(json.dumps(report, indent=2) + "\n",
@@ -58,10 +66,10 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     return report
 
 
-def char_span_scores(tagger: Tagger, documents) -> dict[str, Any]:
+def char_span_scores(tagger: Tagger, documents, newlines: str | None = None) -> dict[str, Any]:
     """Exact (start, end, label) matches between gold spans and what `nerkit predict` finds in the raw texts
     (its own words: unlike the word-level scores, no word is cut at a gold span boundary)."""
-    results = tagger.predict([d.text for d in documents])
+    results = tagger.predict([d.text for d in documents], newlines=newlines)
     gold = {(i, *span) for i, d in enumerate(documents) for span in d.spans}
     pred = {(i, e["start"], e["end"], e["label"]) for i, r in enumerate(results) for e in r["entities"]}
     scores = _prf(gold, pred)

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .label_mapping import card_line
 from .run import (MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, atomic_write, check_complete, files_to_push,
                   hub_name, read_json, read_recipe, redact)
 from .errors import HubError
@@ -82,7 +83,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
-    body += _agreement(metadata)
+    body += _agreement(metadata) + _repairs(metadata) + card_line(metadata.get("continued_from"), metadata.get("rehearsal"))
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         body += [f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
@@ -110,6 +111,15 @@ def _agreement(metadata) -> list[str]:
             lines[-1] += (" **Warning:** below 99%, predictions on raw text will differ from these word-level "
                           f"scores; most frequent differences: {'; '.join(a['mismatches'])}.")
     return lines
+
+
+def _repairs(metadata) -> list[str]:
+    repaired = metadata.get("repaired_tags") or {}
+    if not repaired:
+        return []
+    counts = ", ".join(f"{n:,} in {split}" for split, n in repaired.items())
+    return ["", f"Broken tag sequences: {counts} ({metadata.get('source_scheme', '').upper()} continuation tags that "
+                "continued no entity), read as conlleval reads them: each opens an entity."]
 
 
 def _yaml(value) -> str:

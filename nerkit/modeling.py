@@ -58,29 +58,27 @@ def load_tokenizer(path: str, revision: str | None = None, token: str | None = N
 
 def build_model(cfg: ModelConfig, labels: list[str]):
     """A token-classification head sized to `labels` on the configured encoder, named portably (its Hub id,
-    never the folder it was loaded from) so that adapters and checkpoints name their base the same way."""
+    never the folder it was loaded from) so that adapters and checkpoints name their base the same way.
+    A checkpoint that already has a head keeps the rows of the labels it shares with `labels`
+    (nerkit/label_mapping.py; `labels` come from its plan_labels)."""
     from transformers import AutoConfig, AutoModelForTokenClassification
+
+    from .label_mapping import fit_head, head_labels
 
     path = local_path(cfg.name_or_path)
     with loading(cfg.name_or_path):
         config = AutoConfig.from_pretrained(path, revision=cfg.revision, trust_remote_code=False)
-        check_saved_labels(config, labels, cfg.name_or_path)
-        config.id2label = dict(enumerate(labels))
-        config.label2id = {label: i for i, label in enumerate(labels)}
-        config.num_labels = len(labels)
+        has_head = head_labels(config) is not None
+        if not has_head:
+            config.id2label = dict(enumerate(labels))
+            config.label2id = {label: i for i, label in enumerate(labels)}
+            config.num_labels = len(labels)
         model = AutoModelForTokenClassification.from_pretrained(path, config=config, revision=cfg.revision,
                                                                 trust_remote_code=False)
+    if has_head:
+        fit_head(model, labels)
     model.name_or_path = model.config._name_or_path = hub_name(cfg.name_or_path)
     return model
-
-
-def check_saved_labels(config, labels: list[str], name: str) -> None:
-    """A model already fine-tuned for NER must have the data's labels (its head would be meaningless)."""
-    saved = [config.id2label[i] for i in sorted(config.id2label)] if getattr(config, "id2label", None) else []
-    generic = all(str(label).startswith("LABEL_") for label in saved)
-    if saved and not generic and saved != labels:
-        raise ModelError(f"{name} was trained with labels {saved} but the data has {labels}; "
-                         "start from its base model or use data with the same label set")
 
 
 def lora_targets(model, cfg: LoraConfig) -> list[str]:

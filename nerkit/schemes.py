@@ -3,7 +3,9 @@
 Training always happens in IOB2, so an IOB1 file and its IOB2 copy give identical labels. BMES (the
 character-level Chinese convention: B-egin, M-iddle, E-nd, S-ingle) is BIOES with M- for I-; both also
 take W- ("whole word") for S-, as some corpora write it.
-A tag sequence is validated against the scheme it claims; the error names the file and line.
+A tag sequence is validated against the scheme it claims. A continuation tag (I-, M-, E-, L-) that does not
+continue an entity of its type is either repaired as conlleval reads it (it opens an entity) and counted, or
+refused with an error that names the file and line (`data.invalid_tags`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def split_tag(tag: str) -> tuple[str, str | None]:
 
 
 def detect_scheme(sequences: Sequence[Sequence[str]]) -> str:
-    """IOB2 unless the tags show otherwise: M- means BMES, E-/S-/W- BIOES, L-/U- BILOU, an entity opened by
-    I- IOB1."""
+    """IOB2 unless the tags show otherwise: M- means BMES, E-/S-/W- BIOES, L-/U- BILOU; entities opened by I-
+    IOB1, unless more entities are opened by B- (IOB1 writes B- only between two touching entities of one
+    type): then it is IOB2 with a few broken tags."""
     prefixes = {tag[0] for seq in sequences for tag in seq}
     if "M" in prefixes:
         return "bmes"
@@ -39,14 +42,15 @@ def detect_scheme(sequences: Sequence[Sequence[str]]) -> str:
         return "bioes"
     if prefixes & {"L", "U"}:
         return "bilou"
+    opened_by_i = opened_by_b = 0
     for seq in sequences:
         previous = None
         for tag in seq:
             prefix, kind = split_tag(tag)
-            if prefix == "I" and previous != kind:
-                return "iob1"
+            opened_by_i += prefix == "I" and previous != kind
+            opened_by_b += prefix == "B" and previous != kind
             previous = kind
-    return "iob2"
+    return "iob1" if opened_by_i > opened_by_b else "iob2"
 
 
 _ALLOWED = {
@@ -59,8 +63,11 @@ _ALLOWED = {
 }
 
 
-def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str) -> list[str]:
-    """Convert one sentence's tags from `scheme` to IOB2, validating each tag; `where(i)` locates token i."""
+def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str,
+            repaired: list[str] | None = None) -> list[str]:
+    """Convert one sentence's tags from `scheme` to IOB2, validating each tag; `where(i)` locates token i.
+    A continuation that continues nothing is an error, or, given a `repaired` list, opens an entity (as
+    conlleval reads it) and its location is appended to the list."""
     out: list[str] = []
     previous_prefix, previous_kind = "O", None
     for i, tag in enumerate(tags):
@@ -72,12 +79,10 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str)
             raise SchemeError(f"{where(i)}: tag {tag!r} is not valid in {scheme.upper()} (allowed prefixes: "
                               f"{', '.join(sorted(_ALLOWED[scheme]))}){_hint(prefix)}")
         continues = previous_kind == kind and (previous_prefix == "B" or previous_prefix in INSIDE)
-        if scheme == "iob2" and prefix == "I" and not continues:
-            raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; in IOB2 an "
-                              f"entity starts with B-{kind} (is the file IOB1? set data.scheme: iob1)")
-        if scheme in ("bioes", "bmes", "bilou") and (prefix in INSIDE or prefix in LAST) and not continues:
-            raise SchemeError(f"{where(i)}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; "
-                              f"in {scheme.upper()} it must continue a {kind} entity")
+        if not continues and _must_continue(scheme, prefix):
+            if repaired is None:
+                raise SchemeError(_broken(where(i), tag, previous_prefix, previous_kind, scheme, kind))
+            repaired.append(where(i))
         if prefix == "O":
             out.append("O")
         elif prefix == "B" or prefix in SINGLE or not continues:
@@ -87,6 +92,21 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Callable[[int], str] = str)
         # After E-/S-/L-/U- the entity is closed: the next token cannot continue it.
         previous_prefix, previous_kind = ("O", None) if prefix in LAST or prefix in SINGLE else (prefix, kind)
     return out
+
+
+def _must_continue(scheme: str, prefix: str) -> bool:
+    if scheme == "iob2":
+        return prefix == "I"
+    return scheme in ("bioes", "bmes", "bilou") and (prefix in INSIDE or prefix in LAST)
+
+
+def _broken(location: str, tag: str, previous_prefix: str, previous_kind: str | None, scheme: str, kind: str) -> str:
+    follows = f"{location}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; "
+    if scheme == "iob2":
+        return follows + (f"in IOB2 an entity starts with B-{kind} (is the file IOB1? set data.scheme: iob1; "
+                          "data.invalid_tags: repair reads it as conlleval does)")
+    return follows + (f"in {scheme.upper()} it must continue a {kind} entity (data.invalid_tags: repair reads it "
+                      "as conlleval does)")
 
 
 def _hint(prefix: str) -> str:

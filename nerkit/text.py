@@ -80,11 +80,15 @@ def is_cjk(character: str) -> bool:
     return CJK_TEXT.match(character) is not None
 
 
-def split_sentences(words: list[Word], text: str) -> list[list[Word]]:
+def split_sentences(words: list[Word], text: str, newlines: str = "auto") -> list[list[Word]]:
     """Sentence ends after . ! ? (and any closing quotes or brackets) when the next word begins a new
     line, starts with an upper-case or uncased letter, a digit or an opening quote, or is a CJK character;
-    after 。！？ and । it ends whatever follows (no space needed). Blank lines always end a sentence. A
-    straight quote after a full stop that ends its line is taken as closing. One pass over the words."""
+    after 。！？ and । it ends whatever follows (no space needed). Blank lines always end a sentence; a
+    single newline ends one as `newlines` says (nerkit/lines.py). A straight quote after a full stop that
+    ends its line is taken as closing. One pass over the words."""
+    from .lines import line_ends
+
+    ends_line = line_ends(text, newlines)
     sentences: list[list[Word]] = []
     current: list[Word] = []
     ending = None  # the last word of `current` that is not a closer, when it ends a sentence
@@ -94,16 +98,16 @@ def split_sentences(words: list[Word], text: str) -> list[list[Word]]:
         current.append(word)
         following = words[i + 1] if i + 1 < len(words) else None
         after = words[i + 2] if i + 2 < len(words) else None
-        if following is None or _breaks(word, ending, following, after, text):
+        if following is None or _breaks(word, ending, following, after, text, ends_line):
             sentences.append(current)
             current, ending = [], None
     return sentences
 
 
-def _breaks(last: Word, ending: str | None, following: Word, after: Word | None, text: str) -> bool:
+def _breaks(last: Word, ending: str | None, following: Word, after: Word | None, text: str, ends_line) -> bool:
     gap = text[last.end:following.start]  # only whitespace: the words cover every other character
     newlines = gap.count("\n")
-    if newlines >= 2 or (newlines == 1 and (last.text in ENDS or last.text in CLOSERS)):
+    if newlines >= 2 or (newlines == 1 and (last.text in ENDS or last.text in CLOSERS or ends_line(last.end))):
         return True
     if ending is None or following.text in ENDS or (following.text in CLOSERS and following.text not in EITHER):
         return False

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Recipe, RecipeError
-from .data import load_corpus
+from .data import load_corpus, train_labels
 from .features import Encoder, gather_word_scores
+from .label_mapping import plan_labels
 from .metrics import format_table, score
+from .rehearsal import check as check_rehearsal, rehearse
 from .modeling import build_model, load_tokenizer, parameter_counts, wrap_lora
 from .run import begin, finish, hub_name, local_path, write_json
 
@@ -131,6 +133,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     from .trainer import NerTrainer
 
     args = training_arguments(recipe)
+    check_rehearsal(recipe.data.rehearsal, recipe.data.rehearsal_threshold)
     overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
     if not isinstance(overwrite, bool):
         raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
@@ -138,11 +141,17 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
         if args.should_save:
             begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
     set_seed(args.seed)
-    corpus = load_corpus(recipe.data)
+    corpus = load_corpus(recipe.data, recipe.text.newlines)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    rehearsal = None
+    if recipe.data.rehearsal != "none":  # the starting model's confident old-type entities become labels
+        rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
+                             recipe.model.revision)
+        corpus.labels = train_labels(corpus.splits)
     datasets = corpus.to_datasets()
-    labels = corpus.labels
+    plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
+    labels = plan.labels
     label2id = {label: i for i, label in enumerate(labels)}
     model_path = local_path(recipe.model.name_or_path)
     tokenizer = load_tokenizer(model_path, recipe.model.revision)
@@ -175,7 +184,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
     results = evaluate_splits(trainer, recipe, features, datasets, labels, crf)
-    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics)
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
@@ -220,7 +229,8 @@ def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
     return check({s: [x["tokens"] for x in corpus.splits[s]] for s in splits if s in corpus.splits})
 
 
-def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any]) -> None:
+def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any], plan,
+             rehearsal: dict[str, Any] | None = None) -> None:
     """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
 
     Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
@@ -233,7 +243,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         return
     (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments: nobody needs it to use the model
     metadata = {
-        "labels": corpus.labels,
+        "labels": plan.labels,
         "kind": "adapter" if recipe.lora is not None else "full",
         "base_model": hub_name(recipe.model.name_or_path),
         "source_scheme": corpus.scheme,
@@ -241,12 +251,18 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         "stride": encoder.stride,
         "context": "document" if encoder.context_size else "sentence",
         "context_size": encoder.context_size,
+        "newlines": recipe.text.newlines,  # how raw text's single newlines split sentences (nerkit/lines.py)
         "head": recipe.model.head,
         "decoding": recipe.eval.decoding,
     }
     if recipe.model.revision:
         metadata["base_revision"] = recipe.model.revision
     metadata["raw_text_agreement"] = raw_text_agreement(corpus, recipe.eval.splits)  # share of gold words reproduced
+    metadata["repaired_tags"] = corpus.repaired_tags  # split -> broken continuations read as conlleval does
+    if plan.record():
+        metadata["continued_from"] = plan.record()  # labels kept / added / dropped / re-initialised
+    if rehearsal:
+        metadata["rehearsal"] = rehearsal  # old-type entities added per type, threshold, time taken
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss
     from .hub import merged_folder, write_model_card

@@ -47,8 +47,10 @@ def test_comment_lines_keep_line_numbers_in_errors(tmp_path):
 
 def test_a_comment_line_without_comment_prefix_is_an_error_with_a_hint(tmp_path):
     path = write(tmp_path, "g.tsv", GERMEVAL)
-    with pytest.raises(DataError, match=r"g\.tsv:2: expected 3 columns.*set data.comment_prefix"):
-        read_conll(path, tag_column=2, token_column=1)
+    with pytest.raises(DataError, match=r"g\.tsv:1: data.tag_column=2 but lines have 2 columns.*set data.comment_prefix"):
+        read_conll(path, tag_column=2, token_column=1)  # the comment line's tab makes it 2 columns
+    with pytest.raises(DataError, match=r"g\.tsv:2: expected 2 columns.*set data.comment_prefix"):
+        read_conll(path, tag_column=1)
 
 
 def test_token_column_reads_the_word_from_another_column(tmp_path):

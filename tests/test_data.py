@@ -68,10 +68,31 @@ def test_load_corpus_invalid_tag_names_file_and_line(tmp_path):
         load_corpus(DataConfig(train=str(path)))
 
 
-def test_load_corpus_declared_iob2_rejects_iob1_file(tmp_path):
+def test_load_corpus_declared_iob2_rejects_iob1_file_with_invalid_tags_error(tmp_path):
     path = write(tmp_path, "a.conll", "EU I-ORG\nrejects O\n")
     with pytest.raises(DataError, match=r"a\.conll:1: 'I-ORG' follows 'O'"):
-        load_corpus(DataConfig(train=str(path), scheme="iob2"))
+        load_corpus(DataConfig(train=str(path), scheme="iob2", invalid_tags="error"))
+
+
+def test_load_corpus_repairs_broken_bmes_tags_and_names_the_first_five(tmp_path, caplog):
+    # ResumeNER's shape: an entity cut by a sentence break leaves an M- after O on the next line
+    body = "".join(f"中 B-ORG\n国 E-ORG\n\n银 M-ORG\n行 E-ORG\n人 O\n\n" for _ in range(6))
+    path = write(tmp_path, "train.char.bmes", body)
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(DataConfig(train=str(path)))
+    assert corpus.scheme == "bmes" and corpus.repaired_tags == {"train": 6}
+    assert corpus.splits["train"][1]["tags"] == ["B-ORG", "I-ORG", "O"]
+    warnings = [r.getMessage() for r in caplog.records if "conlleval" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "6 BMES tags" in warnings[0] and f"{path}:4, {path}:11, {path}:18, {path}:25, {path}:32, ..." in warnings[0]
+    with pytest.raises(DataError, match=r"train\.char\.bmes:4: 'M-ORG' follows 'O'; in BMES"):
+        load_corpus(DataConfig(train=str(path), invalid_tags="error"))
+
+
+def test_load_corpus_refuses_an_unknown_invalid_tags_setting(tmp_path):
+    path = write(tmp_path, "a.conll", "EU B-ORG\n")
+    with pytest.raises(DataError, match="unknown data.invalid_tags 'fix'"):
+        load_corpus(DataConfig(train=str(path), invalid_tags="fix"))
 
 
 def test_load_corpus_converts_iob1_and_builds_labels(tmp_path):
@@ -116,9 +137,58 @@ def test_read_jsonl_errors_name_the_line(tmp_path):
         read_file(write(tmp_path, "c.jsonl", '{"tokens": ["a"], "ner": ["O"]}\n'), cfg)
 
 
-def test_read_file_unknown_suffix(tmp_path):
-    with pytest.raises(DataError, match="cannot tell the format"):
+def test_read_file_unknown_suffix_and_content_asks_for_data_format(tmp_path):
+    with pytest.raises(DataError, match="cannot tell the format from the suffix '.xml' or the content; set data.format"):
         read_file(write(tmp_path, "a.xml", "<a/>"), DataConfig())
+    with pytest.raises(DataError, match="or the content"):  # columns, but the last one is no tag
+        read_file(write(tmp_path, "b", "EU rejects\nGerman call\n"), DataConfig())
+    with pytest.raises(DataError, match="or the content"):  # tag-like, but the column count changes
+        read_file(write(tmp_path, "c", "EU NNP B-ORG\nrejects O\n"), DataConfig())
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("emerging.test.annotated", "-DOCSTART- O\n\n&\tO\nAnna\tB-person\n\nMusk\tI-person\n"),
+    ("wikiann-test", "EU B-ORG\nrejects O\n"),
+    ("records", '[{"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}]'),
+    ("records.data", '{"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}\n'),
+])
+def test_read_file_without_a_known_suffix_is_recognised_by_content(tmp_path, caplog, name, text):
+    with caplog.at_level(logging.INFO, logger="nerkit.data"):
+        sentences = read_file(write(tmp_path, name, text), DataConfig())
+    assert sentences[0]["tokens"][-1] in ("rejects", "Anna")
+    assert [r.getMessage() for r in caplog.records if "no known suffix" in r.getMessage()] == [
+        f"{tmp_path / name}: no known suffix; read as {'conll' if 'EU B' in text or '&' in text else 'json' if text[0] == '[' else 'jsonl'}"
+        f" (the content is {'whitespace columns ending in a tag' if 'EU B' in text or '&' in text else 'a JSON array' if text[0] == '[' else 'JSON Lines'})"]
+
+
+def test_read_conll_splits_tab_files_on_tabs_only(tmp_path):
+    path = write(tmp_path, "a.tsv", "-LRB-034-RRB-\xa0661-2458\tO\nNew York \t B-LOC\n\u3000\tO\n")
+    assert read_conll(path)[0]["tokens"] == ["-LRB-034-RRB-\xa0661-2458", "New York", "\u3000"]
+
+
+def test_read_conll_keeps_unicode_spaces_inside_space_separated_words(tmp_path):
+    path = write(tmp_path, "a.conll", "10\u202f000  \t O\nEU\u2009x B-ORG\n\n\xa0\u3000\n\nnext O\n")
+    sentences = read_conll(path)
+    assert sentences[0]["tokens"] == ["10\u202f000", "EU\u2009x"] and sentences[1]["tokens"] == ["next"]
+    with pytest.raises(DataError, match=r"a\.conll:2: expected 2 columns \(as on line 1\), found 3"):
+        read_conll(write(tmp_path, "a.conll", "EU O\nNew York B-LOC\n"))
+
+
+# Any character but the separators: ASCII space and tab, line ends, the byte-order mark read as a file's start.
+cell = st.text(alphabet=st.characters(blacklist_characters=" \t\n\r\ufeff", blacklist_categories=("Cs",)),
+               min_size=1, max_size=8).filter(lambda w: not w.isspace() and w != "-DOCSTART-")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.tuples(cell, st.sampled_from(["O", "B-PER", "I-LOC"])), min_size=1, max_size=6), min_size=1, max_size=5),
+       st.sampled_from([" ", "\t", "  \t "]), st.booleans())
+def test_read_conll_round_trips_words_with_unicode_spaces(tmp_path_factory, sentences, separator, inner_space):
+    if separator != " " and inner_space:  # a tab file's words may hold ASCII spaces too
+        sentences = [[(f"{w} {w}", t) for w, t in s] for s in sentences]
+    path = tmp_path_factory.mktemp("rt") / "a.conll"
+    path.write_text("\n\n".join("\n".join(f"{w}{separator}{t}" for w, t in s) for s in sentences) + "\n",
+                    encoding="utf-8", newline="")
+    assert [list(zip(s["tokens"], s["tags"])) for s in read_conll(path)] == sentences
 
 
 words = st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs")), min_size=1, max_size=8)

@@ -3,6 +3,7 @@ from collections import Counter
 
 import pytest
 
+from nerkit.config import DataConfig
 from nerkit.data import DataError
 from nerkit.evaluation import error_breakdown, evaluate
 
@@ -74,3 +75,12 @@ def test_evaluate_writes_report_and_png_through_temporary_files(trained_run, tmp
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as readable as a file written directly
+
+
+def test_evaluate_repairs_broken_gold_tags_and_says_so(trained_run, tmp_path):
+    data = tmp_path / "gold.conll"
+    data.write_text("Maria I-PER\nGarcia I-PER\narrived O\n\nin O\nCanada B-LOC\n", encoding="utf-8")
+    report = evaluate(str(trained_run), str(data))
+    assert (report["invalid_tags"], report["repaired_tags"], report["entities"]) == ("repair", 1, 2)
+    with pytest.raises(DataError, match=r"gold\.conll:1: 'I-PER' follows 'O'"):
+        evaluate(str(trained_run), str(data), data_config=DataConfig(invalid_tags="error", scheme="iob2"))

@@ -64,7 +64,7 @@ def test_schemes_iob2_is_unchanged_and_detected(tags):
 
 def test_schemes_detects_iob1_bioes_bilou():
     assert detect_scheme([["I-PER", "I-PER", "O"]]) == "iob1"
-    assert detect_scheme([["B-PER", "I-PER"], ["O", "I-LOC"]]) == "iob1"
+    assert detect_scheme([["I-PER", "B-PER"], ["O", "I-LOC"]]) == "iob1"
     assert detect_scheme([["S-PER", "O"]]) == "bioes"
     assert detect_scheme([["U-PER", "O"]]) == "bilou"
 
@@ -78,8 +78,49 @@ def test_schemes_io_merges_runs():
 
 
 def test_schemes_invalid_tag_in_iob2_names_where():
-    with pytest.raises(SchemeError, match=r"f\.conll:12: 'I-PER' follows 'O'.*IOB1"):
+    with pytest.raises(SchemeError, match=r"f\.conll:12: 'I-PER' follows 'O'.*IOB1.*invalid_tags: repair"):
         to_iob2(["O", "I-PER"], "iob2", lambda i: f"f.conll:{11 + i}")
+
+
+def test_schemes_detects_iob2_with_a_few_broken_tags_as_iob2():
+    assert detect_scheme([["B-PER", "I-PER"], ["O", "I-LOC"], ["B-ORG", "O"]]) == "iob2"
+
+
+# (scheme, tags as in the file, IOB2 as conlleval reads them, positions repaired)
+REPAIRS = [
+    ("iob2", ["O", "I-PER", "I-PER"], ["O", "B-PER", "I-PER"], [1]),
+    ("iob2", ["B-PER", "I-LOC", "O"], ["B-PER", "B-LOC", "O"], [1]),
+    ("iob2", ["I-PER"], ["B-PER"], [0]),
+    ("iob2", ["B-PER", "I-PER", "O", "I-PER"], ["B-PER", "I-PER", "O", "B-PER"], [3]),
+    ("bioes", ["O", "I-ORG", "E-ORG"], ["O", "B-ORG", "I-ORG"], [1]),
+    ("bioes", ["O", "E-ORG", "O"], ["O", "B-ORG", "O"], [1]),
+    ("bioes", ["S-PER", "E-PER"], ["B-PER", "B-PER"], [1]),
+    ("bioes", ["B-PER", "E-PER", "I-PER", "E-PER"], ["B-PER", "I-PER", "B-PER", "I-PER"], [2]),
+    ("bioes", ["B-PER", "I-LOC", "E-LOC"], ["B-PER", "B-LOC", "I-LOC"], [1]),
+    ("bmes", ["O", "M-ORG", "E-ORG"], ["O", "B-ORG", "I-ORG"], [1]),
+    ("bmes", ["E-LOC", "S-LOC"], ["B-LOC", "B-LOC"], [0]),
+    ("bmes", ["B-ORG", "M-ORG", "E-ORG", "M-ORG", "E-ORG"], ["B-ORG", "I-ORG", "I-ORG", "B-ORG", "I-ORG"], [3]),
+    ("bilou", ["O", "L-PER"], ["O", "B-PER"], [1]),
+    ("bmes", ["B-ORG", "M-ORG", "E-ORG"], ["B-ORG", "I-ORG", "I-ORG"], []),
+]
+
+
+@pytest.mark.parametrize(("scheme", "tags", "iob2", "where"), REPAIRS)
+def test_schemes_repair_reads_broken_continuations_as_conlleval(scheme, tags, iob2, where):
+    repaired = []
+    assert to_iob2(tags, scheme, lambda i: i, repaired) == iob2
+    assert repaired == where
+    if where:
+        with pytest.raises(SchemeError, match="follows"):
+            to_iob2(tags, scheme)
+
+
+@pytest.mark.parametrize(("scheme", "tags", "iob2", "where"), REPAIRS)
+def test_schemes_repair_gives_seqevals_entities(scheme, tags, iob2, where):
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    as_bioes = [{"M": "I", "L": "E", "U": "S"}.get(t[0], t[0]) + t[1:] for t in tags]  # seqeval knows BIOES letters
+    assert spans(iob2) == [(k, s, e + 1) for k, s, e in get_entities(as_bioes)]
 
 
 def test_schemes_bioes_prefix_not_allowed_in_iob2():

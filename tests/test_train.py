@@ -57,13 +57,21 @@ def test_train_label_all_tokens_still_scores_per_word(tiny_model, tmp_path):
     assert results["validation"]["entities"] == GOLD_ENTITIES["validation"]
 
 
-def test_train_rejects_a_model_trained_with_other_labels(trained_run, tmp_path):
-    data = tmp_path / "other.conll"
-    data.write_text("Anna B-PERSON\nvisited O\n")
+def test_train_continues_from_an_ner_run_and_records_the_label_mapping(trained_run, tmp_path):
+    data = tmp_path / "new-type.conll"
+    data.write_text("Anna B-PER\nvisited O\nthe O\nAcme B-PRODUCT\n\nJohn B-PER\nsaid O\n")
     recipe = quick_recipe(str(trained_run), tmp_path / "out")
-    recipe["data"] = {"train": str(data)}
-    with pytest.raises(ModelError, match="was trained with labels"):
-        run(recipe_from_dict(recipe))
+    recipe["data"] = {"train": str(data), "max_length": 64}
+    recipe["training"]["num_train_epochs"] = 1
+    run(recipe_from_dict(recipe))
+    metadata = json.loads((tmp_path / "out" / "nerkit.json").read_text())
+    assert metadata["labels"] == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER",
+                                  "B-PRODUCT", "I-PRODUCT"]
+    assert metadata["continued_from"] == {"model": str(trained_run), "kept": ["LOC", "MISC", "ORG", "PER"],
+                                          "added": ["PRODUCT"], "dropped": [], "reinitialised": None,
+                                          "kept_without_data": ["LOC", "MISC", "ORG"]}
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "labels kept: LOC, MISC, ORG, PER; added: PRODUCT; kept without training data: LOC, MISC, ORG." in card
 
 
 def test_train_with_a_model_that_cannot_be_loaded_is_a_clear_error(tmp_path):

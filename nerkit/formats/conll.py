@@ -5,12 +5,15 @@
     # http://de.wikipedia.org/...  # GermEval 2014: a comment line (data.comment_prefix: "#"),
     1	Schartau	B-PER	O           # then index, word (token_column: 1), outer (2) and inner (3) tags
 
-Blank lines end sentences; `-DOCSTART-` lines start documents. Every line of a file must have the
-same number of columns; the error names the file and line.
+Blank lines end sentences; `-DOCSTART-` lines start documents. A line with a tab is split on tabs only
+(spaces around a column stripped), any other line on runs of ASCII spaces and tabs: a no-break space or
+another Unicode space inside a word stays in the word. Every line of a file must have the same number of
+columns; the error names the file and line.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import IO, Any, Iterable
 
@@ -32,7 +35,7 @@ def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True, to
     for number, line in numbered_lines(path):
         if comment_prefix and line.startswith(comment_prefix):
             continue
-        columns = line.split()
+        columns = split_columns(line)
         if not columns:
             close()
             continue
@@ -43,12 +46,13 @@ def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True, to
             continue
         if width is None:
             width, width_line, first = len(columns), number, line
-            _check_columns(path, number, width, token_column, tag_column, has_tags)
+            try:
+                _check_columns(path, number, width, token_column, tag_column, has_tags)
+            except DataError as err:
+                raise DataError(f"{err}{_comment_hint((line,), comment_prefix)}") from None
         elif len(columns) != width:
-            commented = any(text[:1] in ("#", "%", ";") for text in (line, first))
-            hint = " (a comment line? set data.comment_prefix)" if commented and not comment_prefix else ""
             raise DataError(f"{path}:{number}: expected {width} columns (as on line {width_line}), "
-                            f"found {len(columns)}: {line!r}{hint}")
+                            f"found {len(columns)}: {line!r}{_comment_hint((line, first), comment_prefix)}")
         tokens.append(columns[token_column])
         tags.append(columns[tag_column] if has_tags else "O")
         lines.append(f"{path}:{number}")
@@ -59,6 +63,24 @@ def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True, to
     if not sentences:
         raise DataError(f"{path}: no sentences found (empty file?)")
     return sentences
+
+
+def _comment_hint(lines: tuple[str, ...], comment_prefix: str | None) -> str:
+    commented = any(text[:1] in ("#", "%", ";") for text in lines)
+    return " (a comment line? set data.comment_prefix)" if commented and not comment_prefix else ""
+
+
+ASCII_BLANKS = re.compile(r"[ \t]+")
+
+
+def split_columns(line: str) -> list[str]:
+    """A line's columns: on tabs when it has one, else on runs of ASCII spaces; [] for a blank line."""
+    line = line.strip(" \t")
+    if not line or line.isspace():  # a line of other Unicode spaces is blank too
+        return []
+    if "\t" in line:
+        return [column.strip(" ") for column in line.split("\t")]
+    return ASCII_BLANKS.split(line)
 
 
 def _check_columns(path, number: int, width: int, token_column: int, tag_column: int, has_tags: bool) -> None:

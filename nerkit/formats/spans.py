@@ -81,13 +81,14 @@ def spans_from_tags(words: list[Word], tags: list[str]) -> list[tuple[int, int, 
     return [(words[first].start, words[last - 1].end, kind) for kind, first, last in spans(tags)]
 
 
-def to_sentences(document: Document, number: int) -> tuple[list[dict[str, Any]], int]:
-    """One document -> nerkit sentence records (document id `number`); also the count of words cut."""
+def to_sentences(document: Document, number: int, newlines: str = "auto") -> tuple[list[dict[str, Any]], int]:
+    """One document -> nerkit sentence records (document id `number`), its sentences split as `nerkit predict`
+    splits them with the same `newlines` rule; also the count of words cut."""
     try:
         words, tags, split = words_and_tags(document.text, document.spans)
     except SpanError as err:
         raise SpanError(f"{document.where}: {err}") from None
-    sentences = _merge_inside_spans(split_sentences(words, document.text) if words else [], tags)
+    sentences = _merge_inside_spans(split_sentences(words, document.text, newlines) if words else [], tags)
     records, k = [], 0
     for sentence in sentences:
         records.append({"tokens": [w.text for w in sentence], "tags": tags[k:k + len(sentence)], "document": number,

@@ -22,6 +22,7 @@ from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_scores
 from .decoding import DEFAULT_DECODING, Decoder, Transitions
 from ..schemes import spans
+from ..lines import check_newlines
 from ..text import split_sentences, split_words
 
 logger = logging.getLogger(__name__)
@@ -36,10 +37,12 @@ class Tagger:
     `decoding` (viterbi or argmax) overrides the stored one; `crf` is a CRF head's scores (an ONNX
     folder keeps them in its nerkit.json)."""
 
-    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64,
+    def __init__(self, engine, tokenizer, metadata: dict[str, Any], batch_size: int = 64, newlines: str | None = None,
                  decoding: str | None = None, crf: Transitions | None = None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
+        # does a single newline of raw text end a sentence (nerkit/lines.py): as asked, else as trained
+        self.newlines = check_newlines(newlines or metadata.get("newlines", "auto"))
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
         self.labels: list[str] = metadata["labels"]
         self.batch_size = batch_size
@@ -58,8 +61,11 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",
-             revision: str | None = None, token: str | None = None, decoding: str | None = None) -> "Tagger":
-        """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch."""
+             revision: str | None = None, token: str | None = None, newlines: str | None = None,
+             decoding: str | None = None) -> "Tagger":
+        """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch.
+        `newlines` (auto | sentence | space) overrides the model's own rule for raw text's newlines,
+        `decoding` (viterbi | argmax) its decoding."""
         from ..run import resolve
         from .decoding import check_decoding
 
@@ -72,7 +78,8 @@ class Tagger:
 
             metadata = source.metadata
             engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized="quantization" in metadata)
-            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"), decoding)
+            return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"),
+                       newlines, decoding)
         from ..heads import find_crf
         from ..modeling import load_source
         from .engines import TorchEngine
@@ -80,7 +87,7 @@ class Tagger:
         model, tokenizer, metadata = load_source(source)
         crf = find_crf(model)
         return cls(TorchEngine(model, device, precision), tokenizer, metadata, _batch_size(batch_size, "torch"),
-                   decoding, crf.scores() if crf is not None else None)
+                   newlines, decoding, crf.scores() if crf is not None else None)
 
     @property
     def device(self) -> str:
@@ -122,12 +129,14 @@ class Tagger:
                 scores[i] = log_probs[row]
         return scores
 
-    def predict(self, texts: Iterable[str], progress: bool = False) -> list[dict[str, Any]]:
-        """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text."""
+    def predict(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None) -> list[dict[str, Any]]:
+        """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text.
+        Sentences end at single newlines as `newlines` says (default: the Tagger's, from training)."""
         texts = list(texts)
+        newlines = check_newlines(newlines or self.newlines)
         sentences, documents = [], []
         for d, text in enumerate(texts):
-            for sentence in split_sentences(split_words(text), text):
+            for sentence in split_sentences(split_words(text), text, newlines):
                 sentences.append(sentence)
                 documents.append(d)
         tagged = self.tag_words([[w.text for w in s] for s in sentences], documents, progress)

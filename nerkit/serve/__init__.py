@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = 32, max_chars: int = 10_000,
           max_body_bytes: int | None = None, batch_texts: int = 64, max_wait_ms: float = 5.0,
-          batch_size: int = 8, device: str = "auto", precision: str = "auto") -> int:
+          batch_size: int = 8, device: str = "auto", precision: str = "auto", newlines: str | None = None) -> int:
     """Load the model, then serve it until interrupted (SIGINT/SIGTERM finish the requests in flight)."""
     try:
         import uvicorn
@@ -34,7 +34,7 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int 
     from ..inference.tagger import load
 
     listener = bind(host, port)  # before loading the model: a port in use fails at once
-    tagger = load(model, device=device, batch_size=batch_size, precision=precision)
+    tagger = load(model, device=device, batch_size=batch_size, precision=precision, newlines=newlines)
     app = create_app(tagger, model, Limits(max_texts, max_chars, max_body_bytes), batch_texts, max_wait_ms)
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the API has no authentication; put a reverse proxy with TLS and auth "
