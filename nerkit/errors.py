@@ -49,6 +49,10 @@ class ServeError(NerkitError, RuntimeError):
     """The server cannot start: a missing dependency or a bad setting."""
 
 
+class MissingExtraError(NerkitError, ImportError):
+    """An optional part of nerkit whose package is not installed; the message names the extra that installs it."""
+
+
 # --- narrower kinds, inside their area --------------------------------------------------------------------------
 
 class SchemeError(DataError):
@@ -81,6 +85,10 @@ class PredictError(UsageError):
 
 class OutputError(UsageError):
     """A report path that cannot be used."""
+
+
+class TaggingError(UsageError):
+    """A Ray or Spark dataset that cannot be tagged as asked: no such text column, an output name taken."""
 
 
 def not_utf8(where: str, err: UnicodeDecodeError, line_start: int = 0) -> str:

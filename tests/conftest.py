@@ -3,7 +3,9 @@ and the paths of the project's sample data and of the real CoNLL-2003 files in .
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import string
 import subprocess
 import sys
@@ -75,6 +77,38 @@ def trained_run(tiny_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     run(recipe_from_dict(quick_recipe(tiny_model, out)))
     return out
+
+
+def publish(cache: Path, repo_id: str, files: dict[str, bytes], revision: str = "main") -> Path:
+    """Files as a Hub cache snapshot: what `hf download` leaves behind."""
+    commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    for name, data in files.items():
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / name).write_bytes(data)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def hub_home(trained_run, tmp_path_factory) -> Path:
+    """An HF_HOME whose Hub cache holds the trained run as `me/ner` (its pushed files), for processes that
+    load by Hub id offline: set HF_HOME to it and HF_HUB_OFFLINE=1 before they start."""
+    from nerkit.run import files_to_push
+
+    home = tmp_path_factory.mktemp("hf-home")
+    publish(home / "hub", "me/ner", {name: (trained_run / name).read_bytes() for name in files_to_push(trained_run)})
+    return home
+
+
+@pytest.fixture(scope="session")
+def short_texts() -> list[str]:
+    """300 short texts in the tiny model's words: some of two sentences, some empty, one with an accent."""
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 25))) for _ in range(296)]
+    return texts + ["", "Anna Smith visited Paris. John left Tokyo on Monday.", "Zoë Müller visited Berlin.", "   "]
 
 
 def needs_conll(path: Path = CONLL):

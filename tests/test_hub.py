@@ -4,7 +4,6 @@ A push goes to a fake HfApi that records the uploaded files; `publish` lays them
 cache would (models--org--name/snapshots/<commit>/ and refs/<revision>); with HF_HUB_OFFLINE set, loading
 by id then goes through huggingface_hub exactly as on a user's machine that has the files cached."""
 
-import hashlib
 import json
 import logging
 import re
@@ -23,7 +22,7 @@ from nerkit.inference.tagger import Tagger
 from nerkit.modeling import ModelError, load_trained
 from nerkit.training import train as run
 
-from conftest import SAMPLE, quick_recipe
+from conftest import SAMPLE, publish, quick_recipe
 
 TEXTS = ["Anna Smith visited Paris on Monday.", "The Acme Corp team said John left Berlin.\n\nTokyo won the prize."]
 BASE_ID = "nerkit-test/tiny-bert"
@@ -50,19 +49,6 @@ class FakeApi:
         ops = [c for c in self.calls if c[0] == "create_commit"][-1][2]["operations"]
         return {op.path_in_repo: op.path_or_fileobj if isinstance(op.path_or_fileobj, bytes)
                 else Path(op.path_or_fileobj).read_bytes() for op in ops}
-
-
-def publish(cache: Path, repo_id: str, files: dict[str, bytes], revision: str = "main") -> Path:
-    """Files as a Hub cache snapshot: what `hf download` leaves behind."""
-    commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
-    snapshot = repo / "snapshots" / commit
-    for name, data in files.items():
-        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-        (snapshot / name).write_bytes(data)
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / revision).write_text(commit)
-    return snapshot
 
 
 def folder_files(folder: Path) -> dict[str, bytes]:
