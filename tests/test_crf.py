@@ -13,7 +13,7 @@ from nerkit.inference.decoding import Transitions, invalid_transitions
 from nerkit.inference.tagger import Tagger
 from nerkit.training import train as run
 
-from conftest import SAMPLE, quick_recipe
+from conftest import SAMPLE, publish, quick_recipe
 
 SENTENCES = [["Anna", "Smith", "visited", "Paris", "."], ["The", "Acme", "Corp", "team", "won", "in", "Tokyo"],
              ["John", "said", "Berlin", "and", "Tokyo", "on", "Monday"] * 6]
@@ -88,7 +88,7 @@ def test_crf_onnx_export_predicts_label_for_label_as_pytorch(crf_run, crf_lora_r
 
 def test_crf_model_by_hub_id_predicts_as_the_local_run(crf_run, tmp_path, monkeypatch):
     from huggingface_hub import constants
-    from test_hub import publish, pushed
+    from test_hub import pushed
 
     out, _ = crf_run
     files = pushed(out, "me/ner-crf", monkeypatch)
