@@ -96,14 +96,15 @@ def permuted_equality(run: str, out: Path) -> dict:
             "f1 rebuilt": score(gold, ours)["f1"], "f1 original": score(gold, theirs)["f1"]}
 
 
-def pass_time(run: str, out: Path) -> dict:
-    """The pseudo-labelling pass of `data.rehearsal` with `run` over the MISC-only train split."""
+def pass_time(run: str, out: Path, limit: int | None = None) -> dict:
+    """The pseudo-labelling pass of `data.rehearsal` with `run` over the MISC-only train split (its first
+    `limit` sentences)."""
     from nerkit.config import DataConfig
     from nerkit.data import load_corpus
     from nerkit.rehearsal import rehearse
 
     new_train = keep_types(DATA / "train.txt", out / "train.misc-only.txt", ("MISC",))
-    sentences = load_corpus(DataConfig(train=str(new_train))).splits["train"]
+    sentences = load_corpus(DataConfig(train=str(new_train))).splits["train"][:limit]
     return rehearse(run, sentences, 0.9)
 
 
@@ -116,10 +117,12 @@ def main() -> None:
     parser.add_argument("--reference", help="an existing D run (all four types, same recipe) instead of training one")
     parser.add_argument("--permuted", help="a run: before-training equality of a label-permuted copy of it")
     parser.add_argument("--pass-time", help="a run: time the pseudo-labelling pass with it over the MISC-only data")
+    parser.add_argument("--sentences", type=int, help="--pass-time: only the first N train sentences")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.permuted or args.pass_time:
-        result = permuted_equality(args.permuted, args.out) if args.permuted else pass_time(args.pass_time, args.out)
+        result = permuted_equality(args.permuted, args.out) if args.permuted else \
+            pass_time(args.pass_time, args.out, args.sentences)
         print(json.dumps(result, indent=2), flush=True)
         return
     old_train = keep_types(DATA / "train.txt", args.out / "train.old-types.txt", OLD)

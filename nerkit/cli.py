@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .errors import NerkitError, UsageError
@@ -35,19 +36,16 @@ def predict_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    from .config import DataConfig
+    from .config import DataConfig, flag_names
     from .evaluation import evaluate, format_errors
     from .metrics import format_table
 
     check_inference_options(args)
-    cfg = DataConfig(format=args.data_format, scheme=args.scheme, tag_column=args.tag_column,
-                     token_column=args.token_column, comment_prefix=args.comment_prefix,
-                     tokens_field=args.tokens_field, tags_field=args.tags_field, document_field=args.document_field,
-                     text_field=args.text_field, annotation=args.annotation, overlaps=args.overlaps,
-                     invalid_tags=args.invalid_tags)
-    report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output, data_config=cfg,
-                      device=args.device, batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
-                      decoding=args.decoding)
+    with flag_names():  # errors name --scheme, not data.scheme
+        report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output,
+                          data_config=from_options(DataConfig, args), device=args.device,
+                          batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
+                          decoding=args.decoding)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     if report["repaired_tags"]:
@@ -61,11 +59,10 @@ def evaluate_command(args) -> int:
 
 
 def serve_command(args) -> int:
-    from .serve import serve
+    from .serve import Batching, Limits, serve
 
-    return serve(args.model, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
-                 max_body_bytes=args.max_body_bytes, batch_texts=args.batch_texts, max_wait_ms=args.max_wait_ms,
-                 batch_size=args.batch_size, device=args.device, precision=args.precision, newlines=args.newlines)
+    return serve(args.model, host=args.host, port=args.port, device=args.device, precision=args.precision,
+                 newlines=args.newlines, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
 
 
 def push_command(args) -> int:
@@ -84,19 +81,23 @@ def export_command(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import DataConfig, EvalConfig
+    from .serve import Batching, Limits
+
     parser = argparse.ArgumentParser(prog="nerkit", description="Named-entity recognition on the Hugging Face stack.")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error, and transformers' loading reports")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=AnyOrderParser)
 
     train = commands.add_parser("train", help="fine-tune from a YAML recipe")
     train.add_argument("recipe")
-    train.add_argument("overrides", nargs="*", help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
+    train.add_argument("overrides", nargs="*", default=[], help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
     train.set_defaults(func=train_command)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
-    predict.add_argument("texts", nargs="*", help="documents; without them --input or stdin is read")
+    predict.add_argument("texts", nargs="*", default=[], help="documents; without them --input or stdin is read")
     predict.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
     predict.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
                          help="auto: from the suffix (--text-field alone means JSON Lines)")
@@ -120,33 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score a model on a labelled file")
     evaluate.add_argument("model")
-    evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file")
+    evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file; or validation / test: the run's own "
+                                       "file of that split, from any folder")
     evaluate.add_argument("--split", default="test", help="name used in the report")
     evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
-    evaluate.add_argument("--mode", default="default", choices=["default", "strict"])
-    evaluate.add_argument("--data-format", default="auto", choices=["auto", "conll", "jsonl", "json", "parquet",
-                                                                    "label-studio", "doccano", "spans"])
-    evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"])
-    evaluate.add_argument("--invalid-tags", default="repair", choices=["repair", "error"],
-                          help="gold continuation tags that continue no entity: repair (as conlleval) or error")
-    evaluate.add_argument("--tag-column", type=int, default=-1)
-    evaluate.add_argument("--token-column", type=int, default=0, help="CoNLL files: the word column")
-    evaluate.add_argument("--comment-prefix", help="CoNLL files: skip lines starting with this (# for GermEval)")
-    evaluate.add_argument("--tokens-field", default="tokens")
-    evaluate.add_argument("--tags-field", default="tags")
-    evaluate.add_argument("--document-field", help="JSON-like files: field holding a document id (document context)")
-    evaluate.add_argument("--text-field", default="text", help="span exports: the key holding the text")
-    evaluate.add_argument("--annotation", default="first-completed",
-                          choices=["first-completed", "last-completed", "predictions"], help="Label Studio: which one")
-    evaluate.add_argument("--overlaps", default="error", choices=["error", "longest"],
-                          help="span exports: overlapping spans are an error, or the longest is kept")
+    add_options(evaluate, EvalConfig)
+    add_options(evaluate, DataConfig)
     _inference_options(evaluate)
     evaluate.set_defaults(func=evaluate_command)
 
     push = commands.add_parser("push", help="push a finished run to the Hugging Face Hub")
     push.add_argument("run")
-    push.add_argument("--model-id", required=True)
-    push.add_argument("--private", action="store_true")
+    push.add_argument("--model-id", required=True, help="the Hub repository, e.g. my-org/bert-base-cased-conll03")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
     push.add_argument("--revision", help="branch to push to")
     push.add_argument("--merged", action="store_true", help="push the merged model of a LoRA run")
     push.set_defaults(func=push_command)
@@ -158,25 +145,79 @@ def build_parser() -> argparse.ArgumentParser:
                         "the run's validation file")
     export.add_argument("--check-data", help="labelled file for the int8 check (default: the recipe's validation)")
     export.add_argument("--force", action="store_true", help="write the int8 model even if its F1 drops too much")
-    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset")
     export.set_defaults(func=export_command)
 
     serve = commands.add_parser("serve", help="an HTTP API with dynamic batching and a page that highlights entities")
     serve.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--max-texts", type=int, default=32, help="texts per request")
-    serve.add_argument("--max-chars", type=int, default=10_000, help="characters per text")
-    serve.add_argument("--max-body-bytes", type=int, help="request body size (default: room for the two limits above)")
-    serve.add_argument("--batch-texts", type=int, default=64, help="texts of concurrent requests tagged in one call")
-    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a call waits for more requests")
-    serve.add_argument("--batch-size", type=int, default=8,
-                       help="sentences per forward pass (small length-sorted passes pad least on a CPU)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
+    add_options(serve, Limits)
+    add_options(serve, Batching)
     serve.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
-    serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                       help="auto: bf16 where the hardware supports it natively")
     _newlines_option(serve)
     serve.set_defaults(func=serve_command)
     return parser
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """`--help` shows every default that is a value (not None, not an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or "(default" in text or default is None or default is False \
+                or default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class AnyOrderParser(argparse.ArgumentParser):
+    """A command's flags go before, between or after its positional arguments and dotted overrides
+    (argparse's intermixed parsing: `nerkit predict runs/x --device cpu "John left."`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=DefaultsFormatter, **kwargs)
+        self._intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing:  # parse_known_intermixed_args calls back here for each of its two passes
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+        if extras:  # said with this command's usage, not the top level's
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+def add_options(parser: argparse.ArgumentParser, settings: type) -> None:
+    """One option per field of a settings dataclass that names its `flag`: type, default, choices and help
+    come from the field, so the command line and the recipe (or the function) cannot drift apart."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(settings)
+    for field in dataclasses.fields(settings):
+        flag = field.metadata.get("flag")
+        if not flag:
+            continue
+        kind = next((t for t in typing.get_args(hints[field.name]) if t is not type(None)), hints[field.name])
+        choices = field.metadata.get("choices") or (typing.get_args(kind) if typing.get_origin(kind) is typing.Literal
+                                                    else None)
+        parser.add_argument(flag, dest=field.name, type=str if choices else kind, choices=choices,
+                            default=field.default, help=field.metadata["help"])
+
+
+def from_options(settings: type, args):
+    """The settings dataclass from the options `add_options` made for it."""
+    import dataclasses
+
+    return settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings) if f.metadata.get("flag")})
 
 
 def _newlines_option(parser: argparse.ArgumentParser) -> None:
@@ -242,14 +283,21 @@ def module_main(command: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
+    from . import modeling
+
+    modeling.SHOW_LOAD_REPORTS = args.debug
     try:
         return args.func(args)
     except Exception as err:
         if args.debug or not is_user_error(err):
             raise
+        if os.environ.get("RANK", "0") != "0":
+            return 2  # every process meets the same mistake: the main one says it once
         message = " ".join(str(err).split()) if isinstance(err, OSError) else err  # transformers' span lines
         print(f"nerkit {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        modeling.SHOW_LOAD_REPORTS = False  # for this command only (main may be called in-process)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ option works; its keys are checked against TrainingArguments' fields.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
 import re
@@ -25,10 +27,39 @@ from .errors import RecipeError
 HEADS = ("softmax", "crf")
 
 
-def _help(text: str, default: Any = dataclasses.MISSING, **kwargs) -> Any:
+def _help(text: str, default: Any = dataclasses.MISSING, flag: str | None = None,
+          choices: tuple[str, ...] | None = None, **kwargs) -> Any:
+    """A field with its help text; `flag`: the command-line option that sets it under `nerkit evaluate`
+    (the recipe key otherwise), `choices`: its valid values."""
+    metadata = {"help": text, **({"flag": flag} if flag else {}), **({"choices": choices} if choices else {})}
     if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
+        return field(metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata)
+
+
+# --- naming a setting in the user's words ---------------------------------------------------------------------
+
+_FLAGS = contextvars.ContextVar("nerkit_setting_names", default=False)
+
+
+@contextlib.contextmanager
+def flag_names():
+    """Inside: errors name a setting by its command-line flag (`--scheme iob1`), as `nerkit evaluate` takes it;
+    outside, by its recipe key (`data.scheme: iob1`)."""
+    token = _FLAGS.set(True)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
+
+
+def setting(key: str, value: Any = None) -> str:
+    """How the user sets `section.field` (to `value`): the recipe key, or under `flag_names()` its flag."""
+    section, name = key.split(".", 1)
+    flag = SECTIONS[section].__dataclass_fields__[name].metadata.get("flag") if _FLAGS.get() else None
+    if flag:
+        return flag if value is None else f"{flag} {value}"
+    return key if value is None else f"{key}: {value}"
 
 
 @dataclass
@@ -43,26 +74,37 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     dataset: str | None = _help("Hub dataset name (parquet/arrow, e.g. `eriktks/conll2003`).", None)
+    name: str | None = _help("The data set's name in the model card (e.g. `conll2003`); default: data.dataset.", None)
     dataset_config: str | None = _help("Hub dataset configuration name.", None)
     train: str | None = _help("Local training file (CoNLL columns, .jsonl, .json or .parquet).", None)
     validation: str | None = _help("Local validation file.", None)
     test: str | None = _help("Local test file.", None)
     format: str = _help("auto (from the suffix; span exports detected from their keys) | conll | jsonl | json | "
-                        "parquet | label-studio | doccano | spans.", "auto")
-    tag_column: int = _help("CoNLL files: index of the tag column (negative counts from the end).", -1)
-    token_column: int = _help("CoNLL files: index of the word column (1 for GermEval 2014's `index word outer inner`).", 0)
-    comment_prefix: str | None = _help("CoNLL files: skip lines starting with this (`#` for GermEval 2014 and CoNLL-U).", None)
-    tokens_field: str = _help("JSON-like files and Hub datasets: the column with the words.", "tokens")
-    tags_field: str = _help("JSON-like files and Hub datasets: the column with the tags.", "tags")
-    document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None)
-    text_field: str = _help("Span exports: the key holding the text (under `data` in a Label Studio task).", "text")
+                        "parquet | label-studio | doccano | spans.", "auto", flag="--data-format",
+                        choices=("auto", "conll", "jsonl", "json", "parquet", "label-studio", "doccano", "spans"))
+    tag_column: int = _help("CoNLL files: index of the tag column (negative counts from the end).", -1,
+                             flag="--tag-column")
+    token_column: int = _help("CoNLL files: index of the word column (1 for GermEval 2014's `index word outer inner`).", 0,
+                               flag="--token-column")
+    comment_prefix: str | None = _help("CoNLL files: skip lines starting with this (`#` for GermEval 2014 and CoNLL-U).",
+                                        None, flag="--comment-prefix")
+    tokens_field: str = _help("JSON-like files and Hub datasets: the column with the words.", "tokens",
+                               flag="--tokens-field")
+    tags_field: str = _help("JSON-like files and Hub datasets: the column with the tags.", "tags", flag="--tags-field")
+    document_field: str | None = _help("JSON-like files: column holding a document id (for `context: document`).", None,
+                                        flag="--document-field")
+    text_field: str = _help("Span exports: the key holding the text (under `data` in a Label Studio task).", "text",
+                             flag="--text-field")
     annotation: str = _help("Label Studio tasks: first-completed | last-completed (not cancelled) annotation, or "
-                            "predictions (the first prediction).", "first-completed")
+                            "predictions (the first prediction).", "first-completed", flag="--annotation",
+                            choices=("first-completed", "last-completed", "predictions"))
     overlaps: str = _help("Span exports with overlapping spans: error | longest (keep the longest, count the rest).",
-                          "error")
-    scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto")
+                          "error", flag="--overlaps", choices=("error", "longest"))
+    scheme: str = _help("Tag scheme of the files: auto | iob1 | iob2 | bioes | bmes | bilou | io. Training uses IOB2.", "auto",
+                         flag="--scheme", choices=("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io"))
     invalid_tags: str = _help("A continuation tag (I-, M-, E-, L-) that continues no entity of its type: repair (open "
-                              "an entity there, as conlleval reads it; counted and reported) | error.", "repair")
+                              "an entity there, as conlleval reads it; counted and reported) | error.", "repair",
+                              flag="--invalid-tags", choices=("repair", "error"))
     rehearsal: str = _help("none | pseudo-label: continuing from an NER model on data that annotates only new types, "
                            "its confident entities of the old types (where the gold is O) become labels.", "none")
     rehearsal_threshold: float = _help("data.rehearsal: pseudo-label: the least mean word probability of an entity "
@@ -84,7 +126,8 @@ class TextConfig:
 
 @dataclass
 class EvalConfig:
-    mode: str = _help("seqeval mode: default (conlleval-compatible) | strict (IOB2 strict).", "default")
+    mode: str = _help("seqeval mode: default (conlleval-compatible) | strict (IOB2 strict).", "default", flag="--mode",
+                      choices=("default", "strict"))
     splits: list[str] = _help("Splits scored after training and written to metrics.json.", default_factory=lambda: ["validation", "test"])
     early_stopping_patience: int | None = _help("Stop after this many evaluations without dev-F1 gain.", None)
     decoding: str = _help("viterbi (the best tag sequence that IOB2 allows) | argmax (each word's best label); "
@@ -125,6 +168,10 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "eval": EvalConfig, "lora": LoraConfig, "hub": HubConfig,
+            "text": TextConfig}
 
 
 # PyYAML follows YAML 1.1, where `3e-5` is a string and `no` / `on` are booleans (so
@@ -190,8 +237,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     recipe = _build(Recipe, raw, prefix="", source=source)
     _check_training_keys(recipe.training, source)
-    if recipe.eval.mode not in ("default", "strict"):
-        raise RecipeError(f"{source}: eval.mode must be default or strict, got {recipe.eval.mode!r}")
+    _check_choices(recipe, source)
     if recipe.text.newlines not in ("auto", "sentence", "space"):
         raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
     from .inference.decoding import DECODINGS
@@ -206,6 +252,15 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     if recipe.model.head == "crf" and recipe.training.get("label_smoothing_factor"):
         raise RecipeError(f"{source}: training.label_smoothing_factor does not apply to model.head=crf")
     return recipe
+
+
+def _check_choices(recipe: Recipe, source: str) -> None:
+    for section in ("data", "eval"):
+        for f in dataclasses.fields(SECTIONS[section]):
+            value, choices = getattr(getattr(recipe, section), f.name), f.metadata.get("choices")
+            if choices and value not in choices:
+                raise RecipeError(f"{source}: {section}.{f.name} must be {' or '.join([', '.join(choices[:-1]), choices[-1]])}, "
+                                  f"got {value!r}")
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
@@ -275,7 +330,7 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     return value
 
 
-NERKIT_TRAINING_KEYS = {"overwrite_output_dir"}  # read by nerkit itself, not passed to TrainingArguments
+NERKIT_TRAINING_KEYS = {"overwrite_output_dir": bool}  # read by nerkit itself, not passed to TrainingArguments
 
 
 def _check_training_keys(training: dict[str, Any], source: str) -> None:
@@ -283,7 +338,7 @@ def _check_training_keys(training: dict[str, Any], source: str) -> None:
     check them itself: `learning_rate="abc"` would fail only once training starts)."""
     from transformers import TrainingArguments
 
-    valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} | NERKIT_TRAINING_KEYS
+    valid = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} | set(NERKIT_TRAINING_KEYS)
     hints = typing.get_type_hints(TrainingArguments)
     for key, value in training.items():
         if key not in valid:
@@ -293,8 +348,9 @@ def _check_training_keys(training: dict[str, Any], source: str) -> None:
                 f"{source}: unknown key 'training.{key}'{hint}; the training section takes the keyword "
                 "arguments of transformers.TrainingArguments"
             )
-        if _plain(hints[key]) and key != "resume_from_checkpoint":  # Trainer.train takes a path or true
-            _coerce(value, hints[key], f"training.{key}", source)
+        hint = NERKIT_TRAINING_KEYS.get(key) or hints[key]
+        if _plain(hint) and key != "resume_from_checkpoint":  # Trainer.train takes a path or true
+            _coerce(value, hint, f"training.{key}", source)
 
 
 def _plain(hint: Any) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig
+from .config import DataConfig, setting
 from .formats.spans import SPAN_FORMATS, detect_format
 from .formats import DataError, numbered_lines
 from .formats.conll import read_conll
@@ -79,7 +79,7 @@ def sentences_from_records(records, tokens_field: str, tags_field: str, document
         for name in (tokens_field, tags_field):
             if name not in record:
                 raise DataError(f"{where}: missing field {name!r} (fields: {', '.join(record)}); "
-                                f"set data.tokens_field / data.tags_field")
+                                f"set {setting('data.tokens_field')} / {setting('data.tags_field')}")
         tokens, tags = record[tokens_field], record[tags_field]
         if tag_names is not None:
             tags = [tag_names[t] for t in tags]
@@ -119,7 +119,7 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True, newlines
     if fmt in SPAN_FORMATS:
         return read_span_file(path, fmt, cfg, newlines)
     if fmt not in ("jsonl", "json", "parquet"):
-        raise DataError(f"unknown data.format {fmt!r}; expected auto, conll, jsonl, json, parquet, "
+        raise DataError(f"unknown {setting('data.format')} {fmt!r}; expected auto, conll, jsonl, json, parquet, "
                         f"{', '.join(SPAN_FORMATS)}")
     records = read_records(path, fmt)
     span_format = _detect_span_format(records, cfg) if fmt != "parquet" and cfg.format == "auto" else None
@@ -134,7 +134,7 @@ def _sniff(path: Path, cfg: DataConfig) -> str:
     found = sniff_format(path, cfg.comment_prefix)
     if found is None:
         raise DataError(f"{path}: cannot tell the format from the suffix {path.suffix!r} or the content; set "
-                        f"data.format to one of conll, jsonl, json, parquet, {', '.join(SPAN_FORMATS)}")
+                        f"{setting('data.format')} to one of conll, jsonl, json, parquet, {', '.join(SPAN_FORMATS)}")
     logger.info("%s: no known suffix; read as %s (the content is %s)", path, found[0], found[1])
     return found[0]
 
@@ -207,10 +207,13 @@ def read_hub(cfg: DataConfig) -> dict[str, list[dict[str, Any]]]:
     """A Hub dataset by name (parquet/arrow; tags as strings or ClassLabel ids)."""
     from datasets import load_dataset
 
+    from .formats.tables import InputError, dataset_arguments
+
     try:
-        loaded = load_dataset(cfg.dataset, cfg.dataset_config)
-    except OSError as err:  # not found, or the Hub cannot be reached (offline)
-        raise DataError(f"data.dataset {cfg.dataset!r} cannot be loaded: {err}") from err
+        args, kwargs = dataset_arguments(cfg.dataset)
+        loaded = load_dataset(*args, **(kwargs or {"name": cfg.dataset_config}))
+    except (OSError, InputError) as err:  # not found, or the Hub cannot be reached (offline)
+        raise DataError(f"data.dataset {cfg.dataset!r} cannot be loaded: {' '.join(str(err).split())}") from err
     splits = {}
     for name, ds in loaded.items():
         feature = ds.features.get(cfg.tags_field)
@@ -225,9 +228,9 @@ def load_corpus(cfg: DataConfig, newlines: str = "auto") -> Corpus:
     """Read every configured split, detect or check the scheme, convert to IOB2, build the label list.
     `newlines` (text.newlines) splits span exports' texts into sentences as prediction will."""
     if cfg.scheme not in SCHEMES:
-        raise DataError(f"unknown data.scheme {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
+        raise DataError(f"unknown {setting('data.scheme')} {cfg.scheme!r}; expected one of {', '.join(SCHEMES)}")
     if cfg.invalid_tags not in INVALID_TAGS:
-        raise DataError(f"unknown data.invalid_tags {cfg.invalid_tags!r}; expected one of {', '.join(INVALID_TAGS)}")
+        raise DataError(f"unknown {setting('data.invalid_tags')} {cfg.invalid_tags!r}; expected one of {', '.join(INVALID_TAGS)}")
     if cfg.dataset:
         raw = read_hub(cfg)
     else:
@@ -273,8 +276,8 @@ def convert(sentences: list[dict[str, Any]], scheme: str, repaired: list[str] | 
 def _warn_repaired(source: Any, locations: list[str], scheme: str) -> None:
     shown = ", ".join(locations[:5]) + (", ..." if len(locations) > 5 else "")
     logger.warning("%s: %d %s tag%s continued no entity and now open%s one, as conlleval reads them (%s); "
-                   "data.invalid_tags: error refuses them", source, len(locations), scheme.upper(),
-                   "s" if len(locations) != 1 else "", "" if len(locations) != 1 else "s", shown)
+                   "%s refuses them", source, len(locations), scheme.upper(), "s" if len(locations) != 1 else "",
+                   "" if len(locations) != 1 else "s", shown, setting("data.invalid_tags", "error"))
 
 
 def _locate_malformed(raw: dict, message: str) -> str:

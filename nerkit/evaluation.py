@@ -16,7 +16,7 @@ from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
 from .inference.tagger import Tagger
 from .lines import check_newlines
-from .run import write_atomically
+from .run import RECIPE, SPLITS, data_file, read_recipe, resolve, write_atomically
 from .schemes import spans
 from .errors import OutputError
 
@@ -28,16 +28,22 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
              data_config: DataConfig | None = None, examples: int = 3, newlines: str | None = None,
              **tagger_kwargs) -> dict[str, Any]:
     """Word-level predictions on `data` scored exactly as training scores its eval splits. A span export's
-    texts are split into sentences by `newlines` (default: the model's rule), as predict splits them."""
+    texts are split into sentences by `newlines` (default: the model's rule), as predict splits them.
+    `data` may name a split of the run (`test`): the file it was trained with, read with its recipe's settings."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
-    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     cfg = data_config or DataConfig()
-    newlines = check_newlines(newlines or tagger.newlines)
+    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
+        split = data
+        data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
+    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
+        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
+    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
     corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
                                        "test": None, split if split in ("train", "validation") else "test": data}),
-                         newlines)
+                         newlines)  # read before the model loads: a mistake in the data is said at once
+    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
     sentences = next(iter(corpus.splits.values()))
     unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
     if unknown:
@@ -64,6 +70,15 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                                                                     encoding="utf-8"))
         write_atomically(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     return report
+
+
+def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:
+    """A run's `split` file, found from any folder (nerkit.run.data_file), and its recipe's data settings."""
+    path, tried = data_file(run, split)
+    if path is None:
+        raise DataError(f"{run}: no {split} file ({', '.join(tried) + ': none exists' if tried else 'none in its recipe.yaml'})")
+    data = (read_recipe(run) or {}).get("data") or {}
+    return path, DataConfig(**{k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__ and k not in SPLITS})
 
 
 def char_span_scores(tagger: Tagger, documents, newlines: str | None = None) -> dict[str, Any]:

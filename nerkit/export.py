@@ -24,7 +24,7 @@ from typing import Any
 from .heads import find_crf
 from .inference.tagger import ONNX_FILE, padded
 from .modeling import load_trained, save_metadata
-from .quantize import MAX_DROP, ExportError, quantize_checked, quiet
+from .quantize import MAX_DROP, ExportError, check_file, quantize_checked, quiet
 from .run import read_recipe
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ExportError(f"{output} already exists; remove it or choose another --output")
+    check = check_file(run, check_data) if quantize else None  # before the fp32 export, not after it
     model, tokenizer, metadata = load_trained(run)
     if metadata.get("kind") == "adapter":
         model = model.merge_and_unload()
@@ -62,7 +63,7 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         if crf is not None:  # the graph gives the emissions; Viterbi reads the CRF's scores from nerkit.json
             meta["crf"] = crf.scores().to_dict()
         if quantize:
-            meta["quantization"] = quantize_checked(staging, meta, run, check_data, per_channel, max_drop, force)
+            meta["quantization"] = quantize_checked(staging, meta, *check, per_channel, max_drop, force)
         save_metadata(staging, meta)
         for name in COPIED:
             if Path(run, name).is_file():

@@ -28,18 +28,18 @@ def card_data(recipe: dict[str, Any], results: dict[str, dict[str, Any]], metada
     from huggingface_hub import EvalResult, ModelCardData
 
     data = recipe["data"]
-    dataset = data.get("dataset") or Path(data.get("train") or "local").stem
+    dataset = data.get("name") or data.get("dataset")  # never a file's name: `eng.train` says nothing
     base = hub_name(recipe["model"]["name_or_path"])
     eval_results = [
         EvalResult(task_type="token-classification", task_name="Named Entity Recognition",
-                   dataset_type=dataset, dataset_name=dataset, dataset_split=split,
+                   dataset_type=data.get("dataset") or dataset, dataset_name=dataset, dataset_split=split,
                    metric_type=name, metric_name=name.capitalize(), metric_value=round(metrics[name], 4))
         for split, metrics in results.items() for name in ("precision", "recall", "f1", "accuracy")
-    ]
+    ] if dataset else []
     tags = ["token-classification", "ner", "nerkit"] + (["peft", "lora"] if metadata.get("kind") == "adapter" else [])
     hub = recipe.get("hub") or {}
     return ModelCardData(
-        base_model=None if _is_local(base) else base, datasets=[dataset] if data.get("dataset") else None,
+        base_model=None if _is_local(base) else base, datasets=[data["dataset"]] if data.get("dataset") else None,
         license=hub.get("license"), library_name="peft" if metadata.get("kind") == "adapter" else "transformers",
         pipeline_tag="token-classification", tags=tags, metrics=["precision", "recall", "f1", "accuracy"],
         model_name=hub.get("model_id") or "nerkit NER model", eval_results=eval_results or None,
@@ -76,7 +76,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
     model_id = model_id or (recipe.get("hub") or {}).get("model_id") or "path/to/this/model"
     body = [f"# {data.model_name}", "",
             f"A named-entity recognition model fine-tuned from `{data.base_model or recipe['model']['name_or_path']}` with "
-            f"[nerkit](https://github.com/nerkit/nerkit){' as a LoRA adapter' if metadata.get('kind') == 'adapter' else ''}. "
+            f"{_nerkit_link()}{' as a LoRA adapter' if metadata.get('kind') == 'adapter' else ''}. "
             f"Labels: {', '.join(metadata['labels'])}.", "", "## Results", "",
             "Entity-level micro scores (seqeval, conlleval-compatible), one prediction per word, "
             f"{_decoding(metadata)}.", "",
@@ -99,6 +99,18 @@ def _decoding(metadata) -> str:
     if metadata.get("decoding", "viterbi") == "argmax":
         return f"{head}, each word's best label (argmax)"
     return f"{head}, decoded with Viterbi over the tag sequences IOB2 allows (as `nerkit predict` does)"
+
+
+def _nerkit_link() -> str:
+    """nerkit, linked to the home page its package metadata declares (pyproject.toml's [project.urls]), if any."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("nerkit").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        urls = []
+    url = next((u.split(",", 1)[1].strip() for u in urls if "," in u), None)
+    return f"[nerkit]({url})" if url else "nerkit"
 
 
 def _agreement(metadata) -> list[str]:
@@ -136,7 +148,10 @@ def _usage(model_id: str, metadata) -> list[str]:
         return lines + ["This repository holds a LoRA adapter (the classifier head is saved with it). With PEFT:", "",
                         "```python", "from peft import AutoPeftModelForTokenClassification", "",
                         f'model = AutoPeftModelForTokenClassification.from_pretrained("{model_id}", '
-                        f"id2label={{{id2label}}})", "```", ""]
+                        f"id2label={{{id2label}}})", "```", "",
+                        "PEFT downloads the base model named in `adapter_config.json` from the Hub (or finds it in "
+                        "the Hub cache); offline, load the base from a local copy with "
+                        "`AutoModelForTokenClassification` and this label map, then `PeftModel.from_pretrained`.", ""]
     if metadata.get("engine") == "onnx":  # no PyTorch weights here: transformers cannot load it
         return lines + ["In Python (`pip install 'nerkit[onnx]'`; ONNX Runtime only, no torch needed):", "",
                         "```python", "import nerkit", "",
@@ -148,7 +163,7 @@ def _usage(model_id: str, metadata) -> list[str]:
 
 def _limitations(recipe, metadata) -> list[str]:
     data = recipe["data"]
-    source = data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))
+    source = data.get("name") or data.get("dataset") or ", ".join(str(data[s]) for s in ("train", "validation", "test") if data.get(s))
     return ["## Limitations", "",
             f"- Trained on {source}; expect lower scores on text from other domains, periods or languages.",
             f"- It only knows the entity types {', '.join(sorted({l[2:] for l in metadata['labels'] if l != 'O'}))}.",
@@ -164,18 +179,27 @@ def write_model_card(directory: str | Path, recipe, results, metadata, model_id:
     return atomic_write(Path(directory, "README.md"), card_text(recipe, results, metadata, model_id))
 
 
+def check_push(model_id: str | None, token: str | None = None) -> str:
+    """The token a push will use (huggingface_hub's lookup: HF_TOKEN, then `hf auth login`'s file); checked
+    before training, so a run never ends in a push that cannot happen."""
+    if not model_id:
+        raise HubError("no Hub repository: set hub.model_id or pass --model-id")
+    from huggingface_hub import get_token
+
+    token = token or get_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (checked before anything is "
+                       "trained or uploaded)")
+    return token
+
+
 def push(directory: str | Path, model_id: str | None, private: bool = False, revision: str | None = None,
          merged: bool = False, token: str | None = None, api=None) -> str | None:
     """Upload a finished run's allow-list in one commit, the card naming `model_id`. Main process only."""
     if int(os.environ.get("RANK", "0")) != 0:
         return None
-    if not model_id:
-        raise HubError("no Hub repository: set hub.model_id or pass --model-id")
-    from huggingface_hub import CommitOperationAdd, HfApi, get_token
-
-    token = token or get_token()
-    if not token:
-        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`; nothing was uploaded")
+    token = check_push(model_id, token)
+    from huggingface_hub import CommitOperationAdd, HfApi
     folder = Path(directory)
     if not (folder / METADATA).is_file():
         raise HubError(f"{folder} is not a finished nerkit run (no {METADATA}); nothing was uploaded")

@@ -13,7 +13,9 @@ labels are generic (`LABEL_0`...) or not IOB2 names is re-initialised, with a on
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .schemes import TAG_RE, entity_types
@@ -136,6 +138,8 @@ def card_line(record: dict[str, Any] | None, rehearsal: dict[str, Any] | None = 
     """The model card's sentences on where the model came from (and what rehearsal added)."""
     if not record:
         return []
+    if os.path.isabs(record["model"]):  # a local folder: its name, as the card's recipe shows it
+        record = {**record, "model": Path(record["model"]).name}
     if rehearsal:
         added = ", ".join(f"{k} {n:,}" for k, n in rehearsal["added"].items()) or "none"
         return card_line(record) + ["", f"Rehearsal: the starting model's entities of {', '.join(rehearsal['types'])} "

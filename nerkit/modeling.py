@@ -8,12 +8,18 @@ and prediction encode text exactly as training did.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from .config import LoraConfig, ModelConfig
 from .deprecated import moved_names
 from .run import METADATA, ModelError, Source, hub_name, local_path, resolve, write_json
+
+logger = logging.getLogger("nerkit")
+SHOW_LOAD_REPORTS = False  # `nerkit --debug`: transformers' own LOAD REPORT tables as well
+UNUSED_PARTS = {"pooler": "pooler", "cls": "pre-training heads", "lm_head": "language-model head",
+                "classifier": "classification head", "score": "classification head"}
 
 __getattr__ = moved_names(__name__, "nerkit.run", {"resolve_model_path": "local_path"})
 
@@ -45,6 +51,56 @@ def loading(name: str):
                          "natively") from None
 
 
+@contextlib.contextmanager
+def load_report_hidden():
+    """transformers' LOAD REPORT table (MISSING/UNEXPECTED keys, advice to train) is for `--debug`; nerkit
+    says what it means in one line (`loading_summary`)."""
+    report = logging.getLogger("transformers.modeling_utils")  # its level must stay unset: transformers 5 runs
+    hidden = _NoLoadReport()  # (and logs) a tensor-parallel plan check whenever that level is WARNING or above
+    if not SHOW_LOAD_REPORTS:
+        report.addFilter(hidden)
+    try:
+        yield
+    finally:
+        report.removeFilter(hidden)
+
+
+class _NoLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def loading_summary(model, info: dict[str, Any]) -> str:
+    """What a from_pretrained load did, in nerkit's words: "a new classification head for 9 labels; the base
+    model's pooler is not used"."""
+    prefix = f"{model.base_model_prefix}."
+    def parts(keys) -> list[str]:
+        names = sorted({key.removeprefix(prefix).split(".")[0] for key in keys})
+        return [UNUSED_PARTS.get(name, name) for name in names]
+
+    head = {key for key in info["missing_keys"] if key.split(".")[0] in ("classifier", "score")}
+    said = [f"a new classification head for {model.config.num_labels} labels"] if head else []
+    if set(info["missing_keys"]) - head:
+        said.append(f"newly initialised (not in the checkpoint): {', '.join(parts(set(info['missing_keys']) - head))}")
+    if info["unexpected_keys"]:
+        unused = parts(info["unexpected_keys"])
+        said.append(f"the base model's {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used")
+    return "; ".join(said)
+
+
+def pretrained(path: str, name: str, model_class=None, **options):
+    """AutoModelForTokenClassification (or `model_class`).from_pretrained with nerkit's one-line summary
+    instead of the table."""
+    from transformers import AutoModelForTokenClassification
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load says nothing
+    with loading(name), load_report_hidden():
+        model, info = (model_class or AutoModelForTokenClassification).from_pretrained(path, output_loading_info=True,
+                                                                                        **options)
+    return model, loading_summary(model, info)
+
+
 def load_tokenizer(path: str, revision: str | None = None, token: str | None = None, name: str | None = None):
     from transformers import AutoTokenizer
 
@@ -61,7 +117,7 @@ def build_model(cfg: ModelConfig, labels: list[str]):
     never the folder it was loaded from) so that adapters and checkpoints name their base the same way.
     A checkpoint that already has a head keeps the rows of the labels it shares with `labels`
     (nerkit/label_mapping.py; `labels` come from its plan_labels)."""
-    from transformers import AutoConfig, AutoModelForTokenClassification
+    from transformers import AutoConfig
 
     from .label_mapping import fit_head, head_labels
 
@@ -73,12 +129,28 @@ def build_model(cfg: ModelConfig, labels: list[str]):
             config.id2label = dict(enumerate(labels))
             config.label2id = {label: i for i, label in enumerate(labels)}
             config.num_labels = len(labels)
-        model = AutoModelForTokenClassification.from_pretrained(path, config=config, revision=cfg.revision,
-                                                                trust_remote_code=False)
+    model, summary = pretrained(path, cfg.name_or_path, config=config, revision=cfg.revision, trust_remote_code=False)
+    if summary:
+        logger.info("%s: %s", hub_name(cfg.name_or_path), summary)
     if has_head:
         fit_head(model, labels)
     model.name_or_path = model.config._name_or_path = hub_name(cfg.name_or_path)
     return model
+
+
+def check_model(cfg: ModelConfig, lora: LoraConfig | None = None) -> None:
+    """Before a run writes anything: LoRA's target modules exist (listed from a model built from its config
+    on the meta device: no weights are read or allocated)."""
+    if lora is None:
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    with loading(cfg.name_or_path):
+        config = AutoConfig.from_pretrained(local_path(cfg.name_or_path), revision=cfg.revision,
+                                            trust_remote_code=False)
+    with torch.device("meta"):
+        lora_targets(AutoModelForTokenClassification.from_config(config), lora)
 
 
 def lora_targets(model, cfg: LoraConfig) -> list[str]:
@@ -149,12 +221,8 @@ def load_trained(name: str | Path, revision: str | None = None, token: str | Non
 
 def load_source(source: Source):
     """(model, tokenizer, metadata) from files already found by nerkit.run.resolve."""
-    from transformers import AutoModelForTokenClassification
-    from transformers.utils import logging as transformers_logging
-
     from .heads import attach_crf, load_crf
 
-    transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise around one-line errors
     meta = _metadata(source)
     labels = meta["labels"]
     id2label, label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
@@ -164,16 +232,18 @@ def load_source(source: Source):
             from peft import PeftModel
 
             base_name = meta["base_model"]
-            with loading(base_name):
-                base = AutoModelForTokenClassification.from_pretrained(
-                    local_path(base_name), revision=meta.get("base_revision"), trust_remote_code=False,
-                    num_labels=len(labels), id2label=id2label, label2id=label2id)
+            base, _ = pretrained(local_path(base_name), base_name, revision=meta.get("base_revision"),
+                                 trust_remote_code=False, num_labels=len(labels), id2label=id2label, label2id=label2id)
             if meta.get("head") == "crf":
                 attach_crf(base)  # the adapter holds its trained copy (a module to save)
-            model = PeftModel.from_pretrained(base, source.path)
+            model = PeftModel.from_pretrained(base, source.path)  # LoRA weights and the saved head (modules_to_save)
+            logger.info("%s: LoRA adapter on %s, its classification head for %d labels restored", source.name,
+                        base_name, len(labels))
         else:
-            model_class = with_crf_weights(source.path) if meta.get("head") == "crf" else AutoModelForTokenClassification
-            model = model_class.from_pretrained(source.path, **options)
+            crf_class = with_crf_weights(source.path) if meta.get("head") == "crf" else None
+            model, summary = pretrained(source.path, source.name, model_class=crf_class, **options)
+            if summary:  # a saved model should load whole
+                logger.warning("%s: %s", source.name, summary)
             saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
             if saved != labels:
                 raise ModelError(f"{source.name}: config.json labels {saved} disagree with {METADATA} labels {labels}")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from .inference.tagger import ONNX_FILE
-from .run import read_recipe
 from .errors import ExportError
 
 logger = logging.getLogger(__name__)
@@ -34,10 +33,10 @@ def quiet():
         root.setLevel(level)
 
 
-def quantize_checked(folder: Path, meta: dict[str, Any], run, check_data, per_channel: bool, max_drop: float,
+def quantize_checked(folder: Path, meta: dict[str, Any], data: str, data_config, per_channel: bool, max_drop: float,
                      force: bool) -> dict[str, Any]:
-    """Dynamic int8 weights (per output channel by default), scored against the fp32 export."""
-    data, data_config = check_file(run, check_data)
+    """Dynamic int8 weights (per output channel by default), scored against the fp32 export on `data`
+    (from `check_file`)."""
     fp32 = folder / "model.fp32.onnx"
     (folder / ONNX_FILE).rename(fp32)
     kept = quantize_int8(fp32, folder / ONNX_FILE, per_channel)
@@ -91,20 +90,20 @@ def classifier_node(graph_model) -> str:
 
 
 def check_file(run, check_data: str | None):
-    """The labelled file to score int8 on, and how to read it: --check-data, else the run's validation file."""
+    """The labelled file to score int8 on, and how to read it: --check-data, else the run's validation file
+    (found from any folder). Asked before anything is exported."""
     from .config import DataConfig
+    from .data import DataError
+    from .evaluation import run_data
 
     if check_data:
         if not Path(check_data).is_file():
             raise ExportError(f"--check-data {check_data}: no such file")
         return check_data, DataConfig()
-    data = (read_recipe(run) or {}).get("data", {})
-    validation = data.get("validation")
-    if not validation or not Path(validation).is_file():
-        raise ExportError(f"{run}: no validation file in recipe.yaml to check the int8 model on "
-                          f"({validation or 'none given'}); pass --check-data FILE")
-    fields = {k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__}
-    return validation, DataConfig(**fields)
+    try:
+        return run_data(run, "validation")
+    except DataError as err:
+        raise ExportError(f"{err}; pass --check-data FILE to check the int8 model on") from None
 
 
 def entity_f1(folder: Path, model_path: Path, meta, data: str, data_config, quantized: bool) -> float:

@@ -41,8 +41,10 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 WEIGHT_FILES = {"full": ("config.json", "model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json"),
                 "adapter": ("adapter_config.json", "adapter_model.safetensors")}
 ONNX_FILES = ("model.onnx", "config.json")
+LOCAL = "local.json"  # this machine's paths: the data files and the folder training ran in; never pushed or copied
 RUN_FILES = (METADATA, RECIPE, "metrics.json", "train_results.json", "README.md")
-RUN_MARKS = (METADATA, INCOMPLETE, RECIPE)  # any of these: the folder is (or was) a nerkit run
+RUN_MARKS = (METADATA, INCOMPLETE, RECIPE)
+SPLITS = ("train", "validation", "test")  # any of these: the folder is (or was) a nerkit run
 SECRET = re.compile(r"(^|_)(token|password|passwd|secret|api_key|apikey)(_|$)", re.IGNORECASE)
 HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{20,}")
 REDACTED = "<redacted>"
@@ -146,7 +148,37 @@ def begin(output_dir: str | Path, recipe: dict[str, Any], overwrite: bool = Fals
     import yaml
 
     atomic_write(out / RECIPE, yaml.safe_dump(redact(recipe), sort_keys=False, allow_unicode=True))
+    data = recipe.get("data") or {}
+    write_json(out / LOCAL, {"trained_in": os.getcwd(), "data": {split: os.path.abspath(data[split])
+                                                                   for split in SPLITS if data.get(split)}})
     return resuming
+
+
+def data_file(folder: str | Path, split: str) -> tuple[str | None, list[str]]:
+    """A run's `split` data file from wherever a command runs, and the places tried: the recipe's path as
+    written (when it exists from here), the absolute path recorded at training time, the recipe's path
+    from the folder training ran in."""
+    written = ((read_recipe(folder) or {}).get("data") or {}).get(split)
+    if not written:
+        return None, []
+    local = json.loads(Path(folder, LOCAL).read_text(encoding="utf-8")) if Path(folder, LOCAL).is_file() else {}
+    tried = list(dict.fromkeys(p for p in (written, (local.get("data") or {}).get(split),
+                                           local.get("trained_in") and os.path.join(local["trained_in"], written)) if p))
+    return next((p for p in tried if Path(p).is_file()), None), tried
+
+
+def abandon(output_dir: str | Path, remove_folder: bool = False) -> None:
+    """A run that stopped before its first checkpoint has nothing to resume: what it wrote goes (and the
+    folder, when the run made it), so the same command starts again. A folder with checkpoints is kept."""
+    out = Path(output_dir)
+    if not out.is_dir() or any(p.name.startswith("checkpoint-") for p in out.iterdir()):
+        return
+    for path in out.iterdir():
+        _remove(path)
+    if remove_folder:
+        out.rmdir()
+    logger.warning("the run stopped before its first checkpoint: nothing to resume, so %s was %s; the same command "
+                   "starts again", out, "removed" if remove_folder else "emptied")
 
 
 def finish(output_dir: str | Path, metadata: dict[str, Any]) -> None:
@@ -197,7 +229,7 @@ def _clear(out: Path, entries: list[str]) -> None:
     here = Path.cwd().resolve()
     if out.resolve() == here or out.resolve() in here.parents:
         raise RunError(f"output_dir {out} is the current directory or one above it; nerkit will not clear it")
-    known = set(RUN_FILES) | set(TOKENIZER_FILES) | {INCOMPLETE, MERGED, "all_results.json", "training_args.bin",
+    known = set(RUN_FILES) | set(TOKENIZER_FILES) | {INCOMPLETE, MERGED, LOCAL, "all_results.json", "training_args.bin",
                                                      "eval_results.json", "test_results.json"}
     looks_like_run = any((out / m).exists() for m in RUN_MARKS) or all(
         n in known or n.startswith("checkpoint-") or _matches(n, WEIGHT_FILES["full"] + WEIGHT_FILES["adapter"])

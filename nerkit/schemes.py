@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from .config import setting
 from .errors import SchemeError
 
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes", "bilou", "io")
@@ -103,15 +104,16 @@ def _must_continue(scheme: str, prefix: str) -> bool:
 def _broken(location: str, tag: str, previous_prefix: str, previous_kind: str | None, scheme: str, kind: str) -> str:
     follows = f"{location}: {tag!r} follows {_tag(previous_prefix, previous_kind)!r}; "
     if scheme == "iob2":
-        return follows + (f"in IOB2 an entity starts with B-{kind} (is the file IOB1? set data.scheme: iob1; "
-                          "data.invalid_tags: repair reads it as conlleval does)")
-    return follows + (f"in {scheme.upper()} it must continue a {kind} entity (data.invalid_tags: repair reads it "
-                      "as conlleval does)")
+        return follows + (f"in IOB2 an entity starts with B-{kind} (is the file IOB1? set "
+                          f"{setting('data.scheme', 'iob1')}; {setting('data.invalid_tags', 'repair')} reads it as "
+                          "conlleval does)")
+    return follows + (f"in {scheme.upper()} it must continue a {kind} entity ({setting('data.invalid_tags', 'repair')} "
+                      "reads it as conlleval does)")
 
 
 def _hint(prefix: str) -> str:
-    return {"M": " (is the file BMES? set data.scheme: bmes)", "E": " (is the file BIOES? set data.scheme: bioes)",
-            "S": " (is the file BIOES? set data.scheme: bioes)"}.get(prefix, "")
+    scheme = {"M": "bmes", "E": "bioes", "S": "bioes"}.get(prefix)
+    return f" (is the file {scheme.upper()}? set {setting('data.scheme', scheme)})" if scheme else ""
 
 
 _WRITE = {"bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S"), "bilou": ("B", "I", "L", "U")}

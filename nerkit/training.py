@@ -23,8 +23,8 @@ from .features import Encoder, gather_word_scores
 from .label_mapping import plan_labels
 from .metrics import format_table, score
 from .rehearsal import check as check_rehearsal, rehearse
-from .modeling import build_model, load_tokenizer, parameter_counts, wrap_lora
-from .run import begin, finish, hub_name, local_path, write_json
+from .modeling import build_model, check_model, load_tokenizer, parameter_counts, wrap_lora
+from .run import abandon, begin, finish, hub_name, local_path, write_json
 
 logger = logging.getLogger("nerkit")
 
@@ -58,6 +58,8 @@ def training_arguments(recipe: Recipe):
         kwargs["load_best_model_at_end"] = False
     if kwargs.get("bf16") and not _has_cuda():
         kwargs.setdefault("use_cpu", True)  # transformers only takes bf16 on CPU when told it is on CPU
+    if not _has_accelerator():
+        kwargs.setdefault("dataloader_pin_memory", False)  # pinned memory is for copies to an accelerator
     try:
         args = TrainingArguments(**kwargs)
     except ValueError as err:  # TrainingArguments' own checks: unknown strategy names, incompatible options
@@ -77,6 +79,12 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.accelerator.is_available()
+
+
 def _splits_present(recipe: Recipe) -> set[str]:
     data = recipe.data
     return {"train", "validation", "test"} if data.dataset else {s for s in ("train", "validation", "test") if getattr(data, s)}
@@ -90,8 +98,16 @@ def encode(datasets, encoder: Encoder, eval_encoder: Encoder):
         enc = encoder if split == "train" else eval_encoder
         mapped = ds.map(enc, batched=True, batch_size=batch_size, with_indices=True,
                         remove_columns=ds.column_names, desc=f"encoding {split}")
-        features[split] = mapped if split == "train" else mapped.sort("length")
+        features[split] = mapped if split == "train" else by_length(mapped)
     return features
+
+
+def by_length(features):
+    """Shortest first, ties in dataset order (what `Dataset.sort("length")` gives, without the FutureWarning
+    its pyarrow call raises on every run)."""
+    import numpy as np
+
+    return features.select(np.argsort(np.asarray(features["length"]), kind="stable"))
 
 
 class WordMetrics:
@@ -126,36 +142,52 @@ def log_probabilities(logits, labels):
 
 def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
     """Train, evaluate the configured splits, save; returns {split: metrics}. A non-empty output_dir is
-    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it."""
-    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
-
-    from .heads import attach_crf, find_crf
-    from .trainer import NerTrainer
+    refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it. Everything
+    that can be checked is checked before output_dir is touched; a run that fails before its first
+    checkpoint removes what it wrote, so the same command starts again."""
+    from transformers import set_seed
 
     args = training_arguments(recipe)
     check_rehearsal(recipe.data.rehearsal, recipe.data.rehearsal_threshold)
     overwrite = overwrite or recipe.training.get("overwrite_output_dir", False)
-    if not isinstance(overwrite, bool):
-        raise RecipeError(f"training.overwrite_output_dir must be true or false, got {overwrite!r}")
-    with args.main_process_first(desc="preparing output_dir"):
-        if args.should_save:
-            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
-    set_seed(args.seed)
     corpus = load_corpus(recipe.data, recipe.text.newlines)
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
+    plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
+    tokenizer = load_tokenizer(local_path(recipe.model.name_or_path), recipe.model.revision)
+    encoder = make_encoder(recipe, tokenizer, {label: i for i, label in enumerate(plan.labels)}, corpus)
+    check_model(recipe.model, recipe.lora)
+    if recipe.hub is not None and recipe.hub.push:
+        from .hub import check_push
+
+        check_push(recipe.hub.model_id)
+    existed = Path(args.output_dir).exists()
+    with args.main_process_first(desc="preparing output_dir"):
+        if args.should_save:
+            begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
+    try:
+        set_seed(args.seed)
+        return train_and_save(recipe, args, corpus, plan, encoder)
+    except BaseException:
+        if args.should_save:
+            abandon(args.output_dir, remove_folder=not existed)
+        raise
+
+
+def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict[str, dict[str, Any]]:
+    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback
+
+    from .heads import attach_crf, find_crf
+    from .trainer import NerTrainer
+
     rehearsal = None
     if recipe.data.rehearsal != "none":  # the starting model's confident old-type entities become labels
         rehearsal = rehearse(recipe.model.name_or_path, corpus.splits["train"], recipe.data.rehearsal_threshold,
                              recipe.model.revision)
         corpus.labels = train_labels(corpus.splits)
-    datasets = corpus.to_datasets()
-    plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
-    labels = plan.labels
-    label2id = {label: i for i, label in enumerate(labels)}
-    model_path = local_path(recipe.model.name_or_path)
-    tokenizer = load_tokenizer(model_path, recipe.model.revision)
-    encoder = make_encoder(recipe, tokenizer, label2id, corpus)
+        plan = plan_labels(recipe.model, corpus.labels)
+        encoder = dataclasses.replace(encoder, label2id={label: i for i, label in enumerate(plan.labels)})
+    datasets, labels, tokenizer = corpus.to_datasets(), plan.labels, encoder.tokenizer
     with args.main_process_first(desc="encoding"):
         features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
 

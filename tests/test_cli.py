@@ -150,3 +150,121 @@ def test_cli_evaluate_never_overwrites_the_report_with_the_png(capsys, tmp_path,
 def test_cli_debug_shows_the_traceback(model_dir, no_model_loading):
     with pytest.raises(UsageError, match="--batch-size must be a positive integer"):
         main(["--debug", "predict", model_dir, "Anna.", "--batch-size", "0"])
+
+
+# --- arguments in any order, defaults in --help, errors in the user's words -----------------------------------
+
+from nerkit.cli import build_parser  # noqa: E402
+
+DOCUMENTED = [  # (positional words, flags) of command lines the README and docs/ show
+    (["train", "recipes/quickstart.yaml", "training.max_steps=5"], ["--overwrite"]),
+    (["predict", "runs/conll03", "John left."], ["--device", "cpu"]),
+    (["predict", "runs/conll03"], ["--input", "docs.jsonl", "--text-field", "body", "--output", "ents.jsonl"]),
+    (["evaluate", "runs/conll03", "test.txt"], ["--output", "runs/conll03/test-report.json", "--scheme", "iob1"]),
+    (["export", "runs/conll03"], ["--output", "runs/conll03-int8", "--quantize", "int8"]),
+    (["serve", "runs/conll03"], ["--port", "8081", "--max-texts", "8"]),
+]
+
+
+@pytest.mark.parametrize("words, flags", DOCUMENTED, ids=[w[0] for w, _ in DOCUMENTED])
+def test_cli_flags_go_before_between_or_after_positional_arguments(words, flags):
+    command, *positional = words
+    parse = build_parser().parse_args
+    after = parse([command, *positional, *flags])
+    assert parse([command, *flags, *positional]) == after
+    assert parse([command, positional[0], *flags, *positional[1:]]) == after
+
+
+def test_cli_predict_text_after_a_flag_is_a_document():
+    args = build_parser().parse_args(["predict", "runs/x", "--device", "cpu", "John left.", "Anna left."])
+    assert (args.model, args.device, args.texts) == ("runs/x", "cpu", ["John left.", "Anna left."])
+
+
+def test_cli_train_overrides_around_a_flag():
+    args = build_parser().parse_args(["train", "r.yaml", "a.b=1", "--overwrite", "c.d=2"])
+    assert (args.recipe, args.overrides, args.overwrite) == ("r.yaml", ["a.b=1", "c.d=2"], True)
+
+
+def test_cli_help_shows_every_default(capsys):
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        with pytest.raises(SystemExit):
+            parser.parse_args([name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for action in command._actions:
+            if action.option_strings and action.default not in (None, False, "==SUPPRESS=="):
+                assert f"default: {action.default}" in text or f"default {action.default}" in text, \
+                    (name, action.option_strings)
+
+
+def test_cli_evaluate_options_are_the_data_config_fields():
+    from nerkit.config import DataConfig
+
+    args = build_parser().parse_args(["evaluate", "m", "d.conll"])
+    fields = {f.name: f for f in DataConfig.__dataclass_fields__.values() if f.metadata.get("flag")}
+    assert {name: getattr(args, name) for name in fields} == {name: f.default for name, f in fields.items()}
+    assert {"scheme", "comment_prefix", "format", "overlaps"} <= set(fields)
+
+
+def test_cli_serve_defaults_are_the_servers():
+    import inspect
+
+    from nerkit.serve import Batching, Limits, serve
+    from nerkit.serve.app import create_app
+    from nerkit.serve.batcher import Batcher
+
+    args = build_parser().parse_args(["serve", "m"])
+    assert (args.max_texts, args.max_chars, args.batch_texts, args.max_wait_ms, args.batch_size) == \
+        (Limits().max_texts, Limits().max_chars, Batching().batch_texts, Batching().max_wait_ms, Batching().batch_size)
+    defaults = {**{k: p.default for k, p in inspect.signature(serve).parameters.items()},
+                **{k: p.default for k, p in inspect.signature(create_app).parameters.items()}}
+    assert all(defaults[k] == getattr(args, k) for k in ("max_texts", "max_chars", "batch_texts", "max_wait_ms"))
+    assert inspect.signature(Batcher).parameters["max_texts"].default == args.batch_texts
+
+
+def test_cli_overwrite_output_dir_in_the_recipe_is_a_setting_not_a_crash(tmp_path):
+    from nerkit.config import RecipeError, load_recipe
+
+    recipe = write_recipe(tmp_path, "model:\n  name_or_path: minilm\ntraining:\n  overwrite_output_dir: true\n")
+    assert load_recipe(recipe).training["overwrite_output_dir"] is True
+    with pytest.raises(RecipeError, match="training.overwrite_output_dir must be bool, got 'maybe'"):
+        load_recipe(recipe, ["training.overwrite_output_dir=maybe"])
+
+
+def test_cli_evaluate_errors_name_the_flag_and_training_errors_the_recipe_key(capsys, tmp_path, model_dir,
+                                                                               no_model_loading):
+    data = tmp_path / "iob1.conll"
+    data.write_text("Anna I-PER\nvisited O\nParis I-LOC\n")
+    line = one_line_error(capsys, ["evaluate", model_dir, str(data), "--scheme", "iob2", "--invalid-tags", "error"],
+                          "evaluate")
+    assert "set --scheme iob1; --invalid-tags repair reads it" in line and "data." not in line
+    commented = tmp_path / "commented.conll"
+    commented.write_text("# a comment\nAnna B-PER\n")
+    line = one_line_error(capsys, ["evaluate", model_dir, str(commented)], "evaluate")
+    assert "set --comment-prefix" in line
+    recipe = write_recipe(tmp_path, f"model:\n  name_or_path: minilm\ndata:\n  train: {data}\n  scheme: iob2\n"
+                                    "  invalid_tags: error\n")
+    line = one_line_error(capsys, ["train", recipe, f"training.output_dir={tmp_path / 'run'}"], "train")
+    assert "set data.scheme: iob1; data.invalid_tags: repair reads it" in line
+
+
+def test_cli_predict_stopped_by_a_bad_row_runs_again_once_the_row_is_fixed(capsys, tmp_path, trained_run):
+    docs, out = tmp_path / "docs.jsonl", tmp_path / "out.jsonl"
+    docs.write_text('{"text": "Anna visited Paris."}\n{"text": 3}\n')
+    argv = ["predict", str(trained_run), "--input", str(docs), "--output", str(out)]
+    assert main(argv) == 2
+    assert f"{docs}:2" in capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl"]
+    docs.write_text('{"text": "Anna visited Paris."}\n{"text": "John left."}\n')
+    assert main(argv) == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_cli_argument_mistakes_are_said_with_the_commands_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "runs/x", "--bogus", "x"])
+    err = capsys.readouterr().err
+    assert "usage: nerkit predict" in err and "nerkit predict: error: unrecognized arguments: --bogus x" in err
+    with pytest.raises(SystemExit):
+        main(["train"])
+    assert capsys.readouterr().err.strip().endswith("the following arguments are required: recipe")

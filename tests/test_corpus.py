@@ -89,7 +89,7 @@ def test_resume_after_a_crash_redoes_only_the_missing_chunks(tmp_path, world):
 
     with pytest.raises(KeyboardInterrupt):
         run_ranks(out, documents(20), world, 3, tag=crashing)
-    spool = spool_path(str(out), world - 1, world)
+    spool = next(path for path in (spool_path(str(out), r, world) for r in range(world)) if os.path.exists(path))
     with open(spool, "ab") as partial:
         partial.write(b'{"id": 99, "text": "half a chu')  # a chunk cut off mid-write ...
     with open(spool + ".index", "ab") as index:
@@ -106,8 +106,14 @@ def test_resume_after_a_crash_redoes_only_the_missing_chunks(tmp_path, world):
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "o.jsonl"
+    calls = []
+
+    def crashing(texts):  # killed while tagging the second chunk
+        calls.append(texts)
+        return fake_tag(texts) if len(calls) == 1 else (_ for _ in ()).throw(KeyboardInterrupt)
+
     with pytest.raises(KeyboardInterrupt):
-        run_ranks(out, documents(9), 1, 3, tag=lambda t: (_ for _ in ()).throw(KeyboardInterrupt))
+        run_ranks(out, documents(9), 1, 3, tag=crashing)
     with pytest.raises(CorpusError, match=r"cannot resume .*: it was written with chunk_size 3 \(now 4\)"):
         run_ranks(out, documents(9), 1, 4, resume=True)
     with pytest.raises(CorpusError, match="another number of processes"):
@@ -225,6 +231,16 @@ def test_a_local_dataset_folder_is_streamed(trained_run, expected, tmp_path):
                                                      for i, (t, e) in enumerate(zip(TEXTS, expected))]
 
 
+def test_a_local_data_file_is_a_dataset_too(trained_run, expected, tmp_path, monkeypatch):
+    docs = tmp_path / "news.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    monkeypatch.chdir(tmp_path)
+    predict(trained_run, dataset="news.jsonl", output=str(tmp_path / "o.jsonl"))
+    assert read_jsonl_file(tmp_path / "o.jsonl") == expected
+    with pytest.raises(InputError, match="missing.jsonl: no such file or folder"):
+        predict(trained_run, dataset="missing.jsonl", output=str(tmp_path / "p.jsonl"))
+
+
 def test_resume_of_a_killed_run_gives_the_uninterrupted_output(trained_run, tmp_path):
     docs = tmp_path / "docs.txt"
     docs.write_text("\n".join(TEXTS * 3) + "\n")
@@ -288,3 +304,25 @@ def test_two_cpu_processes_write_the_one_process_output(trained_run, tmp_path):
     assert "starting 2 CPU processes" in two.stderr
     assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
     assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 2 * len(TEXTS)
+
+
+def test_a_run_stopped_before_its_first_chunk_starts_again_without_resume(tmp_path, caplog):
+    out = tmp_path / "o.jsonl"
+    def bad_third_line():
+        yield from documents(2)
+        raise InputError("o.txt:3: not valid UTF-8")
+
+    with pytest.raises(InputError):
+        run_corpus(fake_tag, bad_third_line(), str(out), jsonl_sink(), {}, 10, progress=False)
+    assert os.listdir(tmp_path) == []  # no .partial to resume: nothing was written
+    assert "nothing to resume" in caplog.text
+    run_corpus(fake_tag, documents(2), str(out), jsonl_sink(), {}, 10, progress=False)  # no --resume needed
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_partial_files_of_a_run_killed_before_its_first_chunk_do_not_block_the_next(tmp_path):
+    out = tmp_path / "o.jsonl"
+    (tmp_path / "o.jsonl.partial").write_bytes(b"")
+    (tmp_path / "o.jsonl.partial.index").write_text('{"chunk_size": 10, "processes": 1}\n')
+    run_corpus(fake_tag, documents(3), str(out), jsonl_sink(), {}, 10, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["o.jsonl"]

@@ -200,3 +200,39 @@ def test_batch_size_defaults_per_engine_and_an_explicit_one_wins(trained_run, on
     assert Tagger.load(str(trained_run)).batch_size == 64
     with pytest.raises(ValueError, match="positive"):
         Tagger.load(str(onnx_folder), batch_size=0)
+
+
+def test_a_run_finds_its_data_from_any_folder(tiny_model, tmp_path, monkeypatch):
+    """Trained with relative paths in one folder; evaluated and exported from another."""
+    from nerkit.evaluation import evaluate
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    for name in ("train.conll", "validation.conll"):
+        (project / "data" / name).write_bytes((ROOT / "recipes" / "sample" / name).read_bytes())
+    recipe = quick_recipe(tiny_model, project / "runs" / "x", train="data/train.conll",
+                          validation="data/validation.conll", test=None)
+    recipe["training"]["num_train_epochs"] = 1
+    recipe["eval"] = {"splits": ["validation"]}
+    monkeypatch.chdir(project)
+    run(recipe_from_dict(recipe))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = evaluate(str(project / "runs" / "x"), "validation")
+    assert report["split"] == "validation" and report["data"] == str(project / "data" / "validation.conll")
+    meta = export(project / "runs" / "x", elsewhere / "int8", quantize="int8", max_drop=1.0)
+    assert meta["quantization"]["check_data"] == str(project / "data" / "validation.conll")
+
+
+def test_int8_export_without_its_check_file_stops_before_exporting(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    recipe = (copy / "recipe.yaml").read_text().replace("validation.conll", "moved.conll")
+    (copy / "recipe.yaml").write_text(recipe)
+    (copy / "local.json").unlink()
+    monkeypatch.setattr("nerkit.export.load_trained", lambda *a, **k: pytest.fail("exported before the check"))
+    with pytest.raises(ExportError, match=r"no validation file \(.*moved.conll: none exists\); pass --check-data"):
+        export(copy, tmp_path / "int8", quantize="int8")

@@ -127,11 +127,14 @@ def predictions(name, **kwargs):
 
 # --- the card ----------------------------------------------------------------------------------------------
 
-def test_model_card_has_model_index_results_and_usage(trained_run):
+def test_model_card_has_model_index_results_and_usage(trained_run, tmp_path):
     from huggingface_hub import ModelCard
 
-    card = ModelCard.load(trained_run / "README.md")
     metrics = json.loads((trained_run / "metrics.json").read_text())
+    recipe = yaml.safe_load((trained_run / "recipe.yaml").read_text())
+    recipe["data"]["name"] = "nerkit-sample"
+    metadata = json.loads((trained_run / "nerkit.json").read_text())
+    card = ModelCard.load(write_model_card(tmp_path, recipe, metrics, metadata))
     data = card.data.to_dict()
     assert data["pipeline_tag"] == "token-classification" and "ner" in data["tags"]
     results = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
@@ -330,10 +333,14 @@ def test_card_snippets_run_as_written_against_the_pushed_files(trained_run, lora
 
 
 def test_lora_run_saves_no_path_of_the_training_machine(lora_run, shipped_base):
-    """Every file of the run (checkpoints and binaries too) is free of the machine's own paths."""
+    """Every file of the run (checkpoints and binaries too) is free of the machine's own paths, but local.json:
+    the data paths that let export and evaluate find the data from any folder, never pushed."""
+    from nerkit.run import LOCAL, files_to_push
+
     project = lora_run.parents[1]
     machine = [str(shipped_base), str(project), sys.prefix, "site-packages"]
-    files = [p for p in lora_run.rglob("*") if p.is_file()]
+    assert (lora_run / LOCAL).is_file() and LOCAL not in files_to_push(lora_run)
+    files = [p for p in lora_run.rglob("*") if p.is_file() and p.name != LOCAL]
     assert len(files) > 20
     for path in files:
         data = path.read_bytes()
@@ -353,3 +360,16 @@ def test_model_card_shows_raw_text_agreement_and_warns_below_99_percent(tmp_path
     agreement["test"].update(share=0.95, reproduced=44113)
     text = write_model_card(tmp_path, recipe, results, metadata).read_text()
     assert "**Warning:** below 99%" in text and "6- -> 6 | - (5x)" in text
+
+
+@pytest.mark.parametrize("data, named", [({"train": "/data/eng.train", "name": "conll2003"}, "conll2003"),
+                                         ({"dataset": "eriktks/conll2003"}, "eriktks/conll2003"),
+                                         ({"train": "/data/eng.train"}, None)])
+def test_model_card_names_the_data_set_never_a_file(tmp_path, data, named):
+    recipe = {"model": {"name_or_path": "minilm"}, "data": data, "training": {}}
+    results = {"test": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "accuracy": 0.9, "per_type": {}}}
+    text = write_model_card(tmp_path, recipe, results, {"labels": ["O", "B-PER", "I-PER"], "kind": "full"}).read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    names = {r["dataset"]["name"] for entry in meta.get("model-index", []) for r in entry["results"]}
+    assert names == ({named} if named else set())  # no model-index rather than a made-up name
+    assert "name: eng" not in text and "github.com/nerkit" not in text

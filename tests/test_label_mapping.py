@@ -127,3 +127,4 @@ def test_card_says_where_the_model_came_from_and_what_rehearsal_added():
     assert card_line(generic) == ["", "Continued from `x`; its head was re-initialised (its labels are generic "
                                       "(LABEL_0, ...))."]
     assert card_line(None) == []
+    assert "Continued from `run-a`;" in card_line({**record, "model": "/home/me/runs/run-a"})[1]  # no local path

@@ -91,3 +91,22 @@ def test_lora_trains_under_accelerate_launch_with_two_processes(tiny_model, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "adapter_model.safetensors").is_file()
     assert json.loads((tmp_path / "metrics.json").read_text())["validation"]["entities"] == 127
+
+
+def test_lora_loading_says_the_head_is_restored_not_newly_initialised(lora_run, capfd, caplog):
+    import logging
+
+    out, _ = lora_run
+    with caplog.at_level(logging.INFO, logger="nerkit"):
+        load_trained(str(out))
+    shown = capfd.readouterr().err + caplog.text  # transformers' logger writes to either, as pytest sets it up
+    assert "LOAD REPORT" not in shown and "MISSING" not in shown and "newly" not in shown.lower()
+    assert "LoRA adapter on" in shown and "classification head for 9 labels restored" in shown
+
+
+def test_lora_debug_shows_transformers_load_report(lora_run, capfd, caplog, monkeypatch):
+    from nerkit import modeling
+
+    monkeypatch.setattr(modeling, "SHOW_LOAD_REPORTS", True)
+    load_trained(str(lora_run[0]))
+    assert "LOAD REPORT" in capfd.readouterr().err + caplog.text  # the base's own table: the head is not in it

@@ -37,7 +37,7 @@ def test_overwrite_clears_the_folder_first(tmp_path):
     for name in ("adapter_config.json", "adapter_model.safetensors", "nerkit.json", "metrics.json"):
         (out / name).write_text("{}")
     begin(out, RECIPE, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == [INCOMPLETE, "recipe.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [INCOMPLETE, "local.json", "recipe.yaml"]
 
 
 def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tmp_path, monkeypatch):
@@ -58,7 +58,7 @@ def test_resume_keeps_checkpoints_and_refuses_another_kind_of_run(tmp_path):
     with pytest.raises(RunError, match="holds a LoRA adapter run of bert-base-cased; this recipe trains a full model"):
         begin(out, RECIPE, resume=True)
     assert begin(out, {**RECIPE, "lora": {"r": 8}}, resume=str(out / "checkpoint-5")) is True
-    assert sorted(p.name for p in out.iterdir()) == [INCOMPLETE, "checkpoint-5", "recipe.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [INCOMPLETE, "checkpoint-5", "local.json", "recipe.yaml"]
 
 
 def test_recipe_yaml_is_saved_without_secrets(tmp_path):

@@ -137,3 +137,117 @@ def test_cpu_process_count_is_read_from_the_accelerate_command_line():
     assert requested_cpu_processes(env, ["accelerate", "launch", "--num-processes=2"]) == 2
     assert requested_cpu_processes({**env, "WORLD_SIZE": "3"}, cmd) == 1  # already distributed
     assert requested_cpu_processes({"ACCELERATE_USE_CPU": "True"}, cmd) == 1
+
+
+def test_num_processes_without_cpu_on_a_machine_without_gpus_runs_as_cpu_processes():
+    env = {"ACCELERATE_USE_CPU": "False", "MASTER_ADDR": "127.0.0.1"}
+    cmd = ["accelerate", "launch", "--num_processes", "4", "-m", "nerkit.train"]
+    assert requested_cpu_processes(env, cmd, accelerator=False) == 4  # not one process, silently
+    assert requested_cpu_processes(env, cmd, accelerator=True) == 1  # accelerate runs the GPUs itself
+    assert requested_cpu_processes({"MASTER_ADDR": "127.0.0.1"}, cmd, accelerator=False) == 1  # not accelerate
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_accelerate_launch_quiet_ends_a_nerkit_error_with_its_one_line(tmp_path, processes):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("model:\n  name_or_path: minilm\ndata:\n  train: no-such.conll\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--quiet", "--cpu", "--num_processes",
+                           str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "--main_process_port", str(29600 + processes), "-m", "nerkit.train", str(recipe)],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert errors == ["nerkit train: error: data file not found: no-such.conll"], done.stderr
+    assert done.returncode == 1  # accelerate's own status for a failed process under --quiet
+
+
+# --- failed starts leave nothing behind; checks before work -----------------------------------------------------
+
+def refuse_model_building(monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "build_model",
+                        lambda *args, **kwargs: pytest.fail("the model was built before the mistake was found"))
+
+
+@pytest.mark.parametrize("override, error", [
+    ({"data": {"train": "no/such/train.conll"}}, "data file not found: no/such/train.conll"),
+    ({"data": {"dataset": "./no-such-folder"}}, "./no-such-folder: no such file or folder"),
+    ({"lora": {"target_modules": ["q_proj"]}}, r"\['q_proj'\] not found in bert; its linear modules are"),
+])
+def test_train_mistakes_found_before_anything_is_written(tiny_model, tmp_path, monkeypatch, override, error):
+    refuse_model_building(monkeypatch)
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    for section, values in override.items():
+        recipe[section] = {**(recipe.get(section) or {}), **values}
+    with pytest.raises(Exception, match=error):
+        run(recipe_from_dict(recipe))
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_hub_push_without_a_token_stops_before_training(tiny_model, tmp_path, monkeypatch):
+    from nerkit.hub import HubError
+
+    refuse_model_building(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no `hf auth login` token file either
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    recipe["hub"] = {"push": True, "model_id": "me/ner"}
+    with pytest.raises(HubError, match="no Hugging Face token"):
+        run(recipe_from_dict(recipe))
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_failing_before_its_first_checkpoint_removes_what_it_wrote(tiny_model, tmp_path, monkeypatch, caplog):
+    import importlib
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "train_and_save", out_of_memory)
+    recipe = recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out"))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run(recipe)
+    assert not (tmp_path / "out").exists()
+    assert "nothing to resume" in caplog.text
+    (tmp_path / "empty").mkdir()  # a folder the user made stays, emptied
+    with pytest.raises(RuntimeError):
+        run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "empty")))
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model, tmp_path, monkeypatch):
+    import importlib
+
+    def fails_after_a_checkpoint(recipe, args, *rest):
+        (tmp_path / "out" / "checkpoint-5").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module("nerkit.training"), "train_and_save", fails_after_a_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run(recipe_from_dict(quick_recipe(tiny_model, tmp_path / "out")))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["INCOMPLETE", "checkpoint-5", "local.json", "recipe.yaml"]
+
+
+def test_train_terminal_says_what_matters_once(tiny_model, tmp_path, capfd, caplog):
+    """No LOAD REPORT table, no pin_memory or pyarrow warnings, each evaluation one line."""
+    import logging
+    import warnings
+
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    del recipe["training"]["dataloader_pin_memory"]  # nerkit's own default on a machine without an accelerator
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, logger="nerkit"):
+        warnings.simplefilter("always")
+        run(recipe_from_dict(recipe))
+    assert [str(w.message) for w in caught if "pin_memory" in str(w.message) or w.category is FutureWarning] == []
+    captured = capfd.readouterr()
+    shown = captured.out + captured.err + caplog.text
+    assert "LOAD REPORT" not in shown and "were not sharded" not in shown and "{'eval_loss'" not in shown
+    assert captured.out.count("dev F1 ") == 2  # one line per epoch's evaluation, above the bar
+    assert "a new classification head for 9 labels" in caplog.text

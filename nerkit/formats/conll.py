@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import IO, Any, Iterable
 
+from ..config import setting
 from . import DataError, numbered_lines
 
 
@@ -67,7 +68,7 @@ def read_conll(path: str | Path, tag_column: int = -1, has_tags: bool = True, to
 
 def _comment_hint(lines: tuple[str, ...], comment_prefix: str | None) -> str:
     commented = any(text[:1] in ("#", "%", ";") for text in lines)
-    return " (a comment line? set data.comment_prefix)" if commented and not comment_prefix else ""
+    return f" (a comment line? set {setting('data.comment_prefix')})" if commented and not comment_prefix else ""
 
 
 ASCII_BLANKS = re.compile(r"[ \t]+")
@@ -85,15 +86,15 @@ def split_columns(line: str) -> list[str]:
 
 def _check_columns(path, number: int, width: int, token_column: int, tag_column: int, has_tags: bool) -> None:
     if not -width <= token_column < width:
-        raise DataError(f"{path}:{number}: data.token_column={token_column} but lines have {width} columns")
+        raise DataError(f"{path}:{number}: {setting('data.token_column')}={token_column} but lines have {width} columns")
     if not has_tags:
         return
     if width < 2:
         raise DataError(f"{path}:{number}: expected at least 2 columns (word ... tag), found 1")
     if not -width <= tag_column < width:
-        raise DataError(f"{path}:{number}: data.tag_column={tag_column} but lines have {width} columns")
+        raise DataError(f"{path}:{number}: {setting('data.tag_column')}={tag_column} but lines have {width} columns")
     if token_column % width == tag_column % width:
-        raise DataError(f"{path}:{number}: data.token_column and data.tag_column are the same column "
+        raise DataError(f"{path}:{number}: {setting('data.token_column')} and {setting('data.tag_column')} are the same column "
                         f"({token_column % width}) of {width}")
 
 

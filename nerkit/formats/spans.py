@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable
 
+from ..config import setting
 from ..text import Word, split_sentences, split_words
 from ..errors import SpanError
 
@@ -45,8 +46,8 @@ class SpanStats:
         for reason, count in sorted(self.skipped.items()):
             logger.warning("%s: %d records skipped: %s", source, count, reason)
         if self.dropped_overlaps:
-            logger.warning("%s: %d overlapping spans dropped (data.overlaps: longest keeps the longest)",
-                           source, self.dropped_overlaps)
+            logger.warning("%s: %d overlapping spans dropped (%s keeps the longest)", source, self.dropped_overlaps,
+                           setting("data.overlaps", "longest"))
         if self.utf16_offsets:
             logger.info("%s: %d spans had UTF-16 offsets (older Label Studio); converted", source, self.utf16_offsets)
 
@@ -165,7 +166,7 @@ def _resolve_overlaps(spans: list[tuple[int, int, str]], where: str, overlaps: s
             stats.dropped_overlaps += 1
         elif clash != span:
             raise SpanError(f"{where}: spans {clash[0]}-{clash[1]} ({clash[2]}) and {span[0]}-{span[1]} ({span[2]}) "
-                            f"overlap; nerkit tags one entity per word (set data.overlaps: longest to keep the "
+                            f"overlap; nerkit tags one entity per word (set {setting('data.overlaps', 'longest')} to keep the "
                             f"longest and drop the rest)")
     return sorted(kept)
 
@@ -196,9 +197,9 @@ def read_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str
     if fmt not in SPAN_FORMATS:
         raise SpanError(f"unknown span format {fmt!r}; expected one of {', '.join(SPAN_FORMATS)}")
     if annotation not in ANNOTATIONS:
-        raise SpanError(f"unknown data.annotation {annotation!r}; expected one of {', '.join(ANNOTATIONS)}")
+        raise SpanError(f"unknown {setting('data.annotation')} {annotation!r}; expected one of {', '.join(ANNOTATIONS)}")
     if overlaps not in OVERLAPS:
-        raise SpanError(f"unknown data.overlaps {overlaps!r}; expected one of {', '.join(OVERLAPS)}")
+        raise SpanError(f"unknown {setting('data.overlaps')} {overlaps!r}; expected one of {', '.join(OVERLAPS)}")
     stats = stats if stats is not None else SpanStats()
     read = {"label-studio": _label_studio, "doccano": _doccano, "spans": _spans}[fmt]
     documents = []
@@ -214,7 +215,7 @@ def read_documents(records: Iterable[tuple[str, Any]], fmt: str, text_field: str
 
 def _text(container: dict, key: str, where: str, what: str) -> Any:
     if key not in container:
-        raise SpanError(f"{where}: no {what}{key!r} (fields: {', '.join(map(str, container))}); set data.text_field")
+        raise SpanError(f"{where}: no {what}{key!r} (fields: {', '.join(map(str, container))}); set {setting('data.text_field')}")
     return container[key]
 
 

@@ -92,11 +92,31 @@ def read_parquet(path: str, text_field: str | None = None, skip_invalid: bool = 
                  field, path, skip_invalid)
 
 
+DATA_FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".ndjson": "json", ".parquet": "parquet", ".csv": "csv",
+                      ".txt": "text", ".arrow": "arrow"}
+
+
+def dataset_arguments(name: str, split: str | None = None) -> tuple[tuple, dict]:
+    """`datasets.load_dataset` arguments for a Hub id, a local dataset folder or a local data file (which
+    `load_dataset` alone would look up on the Hub); a path that does not exist is an error here, before any
+    model loads."""
+    if os.path.isfile(name):
+        builder = DATA_FILE_BUILDERS.get(os.path.splitext(name)[1].lower())
+        if builder is None:
+            raise InputError(f"{name}: a data file ends in {', '.join(DATA_FILE_BUILDERS)}")
+        return (builder,), {"data_files": {split or "train": name}}
+    if not os.path.isdir(name) and (os.path.splitext(name)[1].lower() in DATA_FILE_BUILDERS
+                                    or name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise InputError(f"{name}: no such file or folder (a Hub dataset id is `name` or `owner/name`)")
+    return (name,), {}
+
+
 def open_dataset(name: str, split: str = "train", config: str | None = None):
-    """A Hub dataset (or a local dataset folder or data files `datasets` can read), streamed."""
+    """A Hub dataset (or a local dataset folder or data file `datasets` can read), streamed."""
     from datasets import load_dataset
 
-    return load_dataset(name, config, split=split, streaming=True)
+    args, kwargs = dataset_arguments(name, split)
+    return load_dataset(*args, split=split, streaming=True, **(kwargs or {"name": config}))
 
 
 def read_dataset(dataset, name: str, text_field: str | None = None, skip_invalid: bool = False) -> Iterator[Document]:

@@ -13,6 +13,7 @@ Peak memory is one chunk, whatever the input size.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -122,12 +123,26 @@ def check_leftovers(output: str, world: int, resume: bool) -> None:
     """Partial output of an earlier run is never overwritten silently nor mixed with another layout."""
     found = {p for p in glob.glob(glob.escape(output) + ".partial*") if not p.endswith((".index", ".tmp"))}
     ours = {spool_path(output, rank, world) for rank in range(world)}
+    if found and not resume and not any(_complete_chunks(path) for path in found):
+        for path in found:  # killed before its first chunk: nothing to resume
+            for name in (path, path + ".index"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(name)
+        found = set()
     if found and not resume:
         raise CorpusError(f"{sorted(found)[0]} holds an interrupted run: pass --resume to continue it, "
                           "or delete it to start over")
     if found - ours:
         raise CorpusError(f"{sorted(found - ours)[0]} was written by a run with another number of processes; "
                           f"resume with that number (this run has {world}), or delete the partial files")
+
+
+def _complete_chunks(spool: str) -> int:
+    try:
+        with open(spool + ".index", "rb") as handle:
+            return max(handle.read().count(b"\n") - 1, 0)  # the settings line, then one line per chunk
+    except FileNotFoundError:
+        return 1  # a spool without its index: not ours to judge, so never removed
 
 
 @dataclass
@@ -168,11 +183,19 @@ def run_corpus(tag: Callable[[list[str]], list[dict]], documents: Iterable[Docum
     settings = {**settings, "chunk_size": chunk_size, "processes": group.world}
     spool = Spool(spool_path(output, group.rank, group.world), settings, resume)
     done = len(spool.offsets)
-    with tqdm(total=total, unit="doc", desc="tagging", disable=not progress or group.rank != 0) as bar:
-        for i, chunk in enumerate(chunked(documents, chunk_size)):
-            if i % group.world == group.rank and i // group.world >= done:
-                spool.append(sink.encode(tag_chunk(tag, chunk)))
-            bar.update(len(chunk))
+    try:
+        with tqdm(total=total, unit="doc", desc="tagging", disable=not progress or group.rank != 0) as bar:
+            for i, chunk in enumerate(chunked(documents, chunk_size)):
+                if i % group.world == group.rank and i // group.world >= done:
+                    spool.append(sink.encode(tag_chunk(tag, chunk)))
+                bar.update(len(chunk))
+    except BaseException:
+        spool.close()
+        if not spool.offsets:  # not one chunk to resume from: the same command simply starts again
+            spool.remove()
+            logger.warning("stopped before the first chunk of %s was written: nothing to resume, %s removed",
+                           output, spool.path)
+        raise
     spool.close()
     group.barrier()
     if group.rank == 0:

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import MissingExtraError, TaggingError
+from ..errors import MissingExtraError, TaggingError, not_utf8
 
 __all__ = ["MissingExtraError", "TaggingError", "require", "split_options", "check_columns", "worker_tagger",
            "tag_values", "tag_arrow"]
@@ -44,7 +44,7 @@ def split_options(options: dict[str, Any], engine_batch_size: int | None = None)
     unknown = sorted(set(options) - load - predict)
     if unknown:
         raise TaggingError(f"unknown Tagger option(s) {', '.join(unknown)}: Tagger.load takes {', '.join(sorted(load))}; "
-                        f"Tagger.predict takes {', '.join(sorted(predict)) or 'none'}")
+                           f"Tagger.predict takes {', '.join(sorted(predict)) or 'none'}")
     return ({k: v for k, v in options.items() if k in load and k not in predict},
             {k: v for k, v in options.items() if k in predict})
 
@@ -93,7 +93,7 @@ def text_of(value: Any, column: str) -> tuple[str | None, str | None]:
         try:
             return bytes(value).decode("utf-8"), None
         except UnicodeDecodeError as err:
-            return None, f"column {column!r}: not valid UTF-8 ({err.reason} at byte {err.start})"
+            return None, not_utf8(f"column {column!r}", err)
     return None, f"column {column!r}: expected a string, got {type(value).__name__}"
 
 

@@ -11,20 +11,49 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import dataclass, field
 
 from ..errors import ServeError
 
 logger = logging.getLogger(__name__)
 
 
-def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = 32, max_chars: int = 10_000,
-          max_body_bytes: int | None = None, batch_texts: int = 64, max_wait_ms: float = 5.0,
-          batch_size: int = 8, device: str = "auto", precision: str = "auto", newlines: str | None = None) -> int:
+def _option(default, flag: str, text: str):
+    return field(default=default, metadata={"flag": flag, "help": text})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold: the server's defaults, `nerkit serve`'s options and /info's `limits`."""
+    max_texts: int = _option(32, "--max-texts", "texts per request")
+    max_chars: int = _option(10_000, "--max-chars", "characters per text")
+    max_body_bytes: int | None = _option(None, "--max-body-bytes",
+                                         "request body size (default: room for the two limits above)")
+
+    @property
+    def body_bytes(self) -> int:
+        return self.max_body_bytes or 6 * self.max_texts * self.max_chars + 4096
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How concurrent requests share model calls."""
+    batch_texts: int = _option(64, "--batch-texts", "texts of concurrent requests tagged in one call")
+    max_wait_ms: float = _option(5.0, "--max-wait-ms", "how long a call waits for more requests")
+    batch_size: int = _option(8, "--batch-size", "sentences per forward pass (small length-sorted passes pad "
+                                                 "least on a CPU)")
+
+
+def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = Limits.max_texts,
+          max_chars: int = Limits.max_chars, max_body_bytes: int | None = None,
+          batch_texts: int = Batching.batch_texts, max_wait_ms: float = Batching.max_wait_ms,
+          batch_size: int = Batching.batch_size, device: str = "auto", precision: str = "auto",
+          newlines: str | None = None) -> int:
     """Load the model, then serve it until interrupted (SIGINT/SIGTERM finish the requests in flight)."""
     try:
         import uvicorn
 
-        from .app import Limits, create_app
+        from .app import create_app
     except ImportError as err:
         raise ServeError(f"nerkit serve needs FastAPI and uvicorn ({err.name} is missing): "
                          "pip install 'nerkit[serve]'") from None

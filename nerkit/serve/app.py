@@ -16,7 +16,7 @@ import html
 import json
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..formats.html import STYLE, entity_types, label_rules, legend
+from . import Batching, Limits
 from .batcher import Batcher
 
 logger = logging.getLogger(__name__)
@@ -33,19 +34,8 @@ JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a numb
               bool: "a boolean", type(None): "null"}
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_texts: int = 32  # texts per request
-    max_chars: int = 10_000  # characters per text
-    max_body_bytes: int | None = None  # default: room for max_texts JSON-escaped texts of max_chars
-
-    @property
-    def body_bytes(self) -> int:
-        return self.max_body_bytes or 6 * self.max_texts * self.max_chars + 4096
-
-
-def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_texts: int = 64,
-               max_wait_ms: float = 5.0) -> FastAPI:
+def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_texts: int = Batching.batch_texts,
+               max_wait_ms: float = Batching.max_wait_ms) -> FastAPI:
     """The app; `tagger` needs `predict(texts)`, `labels`, `metadata` and `device` (a nerkit Tagger)."""
     batcher = Batcher(tagger.predict, batch_texts, max_wait_ms)
     info = {**describe(tagger, model), "limits": {**asdict(limits), "max_body_bytes": limits.body_bytes},
@@ -109,8 +99,10 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HTTPException(400, f"request body is not valid JSON: {err}") from None
-    if not isinstance(payload, dict) or "texts" not in payload:
+    if not isinstance(payload, dict):
         raise HTTPException(422, f'expected a JSON object {{"texts": [string, ...]}}, got {_json_type(payload)}')
+    if "texts" not in payload:
+        raise HTTPException(422, f"missing field `texts` (a list of strings); got keys: {', '.join(payload) or 'none'}")
     if set(payload) != {"texts"}:
         raise HTTPException(422, f"unknown fields {sorted(set(payload) - {'texts'})}; only \"texts\" is accepted")
     texts = payload["texts"]

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import Batching
+
 logger = logging.getLogger(__name__)
 
 Predict = Callable[[list[str]], list[dict[str, Any]]]
@@ -35,7 +37,7 @@ class _Request:
 
 
 class Batcher:
-    def __init__(self, predict: Predict, max_texts: int = 64, max_wait_ms: float = 5.0):
+    def __init__(self, predict: Predict, max_texts: int = Batching.batch_texts, max_wait_ms: float = Batching.max_wait_ms):
         if max_texts < 1 or max_wait_ms < 0:
             raise ValueError(f"max_texts must be >= 1 and max_wait_ms >= 0, got {max_texts}, {max_wait_ms}")
         self.predict, self.max_texts, self.max_wait = predict, max_texts, max_wait_ms / 1000
