@@ -55,7 +55,7 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision, newlines=args.newlines)
+                      revision=args.revision, newlines=args.newlines, decoding=args.decoding)
 
 
 def evaluate_command(args) -> int:
@@ -67,7 +67,8 @@ def evaluate_command(args) -> int:
     with flag_names():  # errors name --scheme, not data.scheme
         report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output,
                           data_config=from_options(DataConfig, args), device=args.device,
-                          batch_size=args.batch_size, revision=args.revision, newlines=args.newlines)
+                          batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
+                          decoding=args.decoding)
     print(format_table({args.split: report}))
     print(format_errors(report["errors"]))
     if report["repaired_tags"]:
@@ -264,6 +265,9 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
+    parser.add_argument("--decoding", choices=["viterbi", "argmax"],
+                        help="viterbi: the best tag sequence IOB2 allows; argmax: each word's best label "
+                             "(default: the model's own, viterbi for runs saved without one)")
 
 
 def check_inference_options(args) -> None:

@@ -27,6 +27,8 @@ from .errors import RecipeError, not_utf8
 
 __getattr__ = moved_names(__name__, {"describe": "nerkit.starter:describe"})  # before 0.2: (key, help) pairs
 
+HEADS = ("softmax", "crf")
+
 
 def _help(text: str, default: Any = dataclasses.MISSING, flag: str | None = None,
           choices: tuple[str, ...] | None = None, **kwargs) -> Any:
@@ -67,6 +69,7 @@ def setting(key: str, value: Any = None) -> str:
 class ModelConfig:
     name_or_path: str = _help("Hub id, local directory, or an alias such as `minilm` (the offline all-MiniLM-L6-v2).")
     revision: str | None = _help("Hub revision (branch, tag or commit) of the model.", None)
+    head: str = _help("softmax (a label per word) | crf (a linear-chain CRF over the words' label scores).", "softmax")
     drop_labels: bool = _help("Continuing from an NER model: drop the entity types it knows but the training data "
                               "lacks (default: kept, with a warning).", False)
 
@@ -130,6 +133,8 @@ class EvalConfig:
                       choices=("default", "strict"))
     splits: list[str] = _help("Splits scored after training and written to metrics.json.", default_factory=lambda: ["validation", "test"])
     early_stopping_patience: int | None = _help("Stop after this many evaluations without dev-F1 gain.", None)
+    decoding: str = _help("viterbi (the best tag sequence that IOB2 allows) | argmax (each word's best label); "
+                          "stored with the model as its default.", "viterbi")
 
 
 @dataclass
@@ -237,6 +242,17 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     _check_choices(recipe, source)
     if recipe.text.newlines not in ("auto", "sentence", "space"):
         raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
+    from .inference.decoding import DECODINGS
+
+    if recipe.eval.decoding not in DECODINGS:
+        raise RecipeError(f"{source}: eval.decoding must be {' or '.join(DECODINGS)}, got {recipe.eval.decoding!r}")
+    if recipe.model.head not in HEADS:
+        raise RecipeError(f"{source}: model.head must be {' or '.join(HEADS)}, got {recipe.model.head!r}")
+    if recipe.model.head == "crf" and recipe.data.label_all_tokens:
+        raise RecipeError(f"{source}: model.head=crf scores each word once (its first sub-token); "
+                          "data.label_all_tokens does not apply to it")
+    if recipe.model.head == "crf" and recipe.training.get("label_smoothing_factor"):
+        raise RecipeError(f"{source}: training.label_smoothing_factor does not apply to model.head=crf")
     return recipe
 
 

@@ -57,7 +57,8 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                        "trained with document context but is scored sentence by sentence", data)
     pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
                                                                      progress=True)]
-    report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None}
+    report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
+              "decoding": tagger.decoder.decoding}
     report["newlines"] = newlines
     report["invalid_tags"] = cfg.invalid_tags  # gold continuations that continue nothing: repaired or refused
     report["repaired_tags"] = sum(corpus.repaired_tags.values())

@@ -4,7 +4,8 @@
     nerkit export runs/conll03 --output runs/conll03-int8 --quantize int8  # dynamic int8, F1 checked
 
 The whole token-classification model is exported (LoRA adapters merged first, the classifier head
-included, dynamic batch and sequence axes), its transformer layers fused into ONNX Runtime's own
+included, dynamic batch and sequence axes; a CRF head's start, end and transition scores go into
+`nerkit.json`, since Viterbi runs outside the graph), its transformer layers fused into ONNX Runtime's own
 operators (Attention, SkipLayerNormalization, BiasGelu), checked against PyTorch on a sample batch,
 and written with the tokenizer, `nerkit.json` (`"engine": "onnx"`), the run's recipe and metrics and a
 model card, so the folder is a nerkit model like any other. `--quantize int8` is nerkit/quantize.py.
@@ -20,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .heads import find_crf
 from .inference.tagger import ONNX_FILE, padded
 from .metadata import OnnxExport, RunMetadata
 from .modeling import load_trained
@@ -57,6 +59,9 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         check_tokenizer(tokenizer, staging)
         fused = export_onnx(model, tokenizer, staging / ONNX_FILE, opset)
         meta = metadata.replace(kind="full", engine="onnx", onnx=OnnxExport(ONNX_FILE, opset, str(run), fused))
+        crf = find_crf(model)
+        if crf is not None:  # the graph gives the emissions; Viterbi reads the CRF's scores from nerkit.json
+            meta.crf = crf.scores().to_dict()
         if quantize:
             meta.quantization = quantize_checked(staging, meta, *check, per_channel, max_drop, force)
         meta.write(staging)

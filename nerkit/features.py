@@ -14,9 +14,12 @@ or -1), which is all that is needed to put predictions back onto words.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IGNORE = -100
 
@@ -197,16 +200,21 @@ def _gather(flat, documents, k, step, size) -> list[int]:
     return taken
 
 
-def gather_word_predictions(pred_ids, examples, word_indices, num_words: Sequence[int], cast=int) -> list[list]:
-    """Feature-level values (label ids, probabilities) -> one per word of each example. Fails loudly
-    if a word has no prediction, because silently skipping a word would inflate the scores."""
-    result: list[list[Any]] = [[None] * n for n in num_words]
-    for preds, example, index in zip(pred_ids, examples, word_indices):
-        for position, word in enumerate(index):
-            if word >= 0:
-                result[example][word] = cast(preds[position])
-    for example, words in enumerate(result):
-        missing = [w for w, p in enumerate(words) if p is None]
-        if missing:
-            raise RuntimeError(f"example {example}: words {missing[:10]} received no prediction")
+def gather_word_scores(scores, examples, word_indices, num_words: Sequence[int]) -> list[np.ndarray]:
+    """Feature-level label scores ([positions, labels] per feature) -> one [words, labels] array per example,
+    from each word's first sub-token in the window that owns it. Fails loudly if a word has no prediction,
+    because silently skipping a word would inflate the scores."""
+    import numpy as np
+
+    width = np.shape(scores[0])[-1] if len(scores) else 0
+    result = [np.zeros((n, width), dtype=np.float32) for n in num_words]
+    filled = [np.zeros(n, dtype=bool) for n in num_words]
+    for values, example, index in zip(scores, examples, word_indices):
+        index = np.asarray(index)
+        positions = np.flatnonzero(index >= 0)
+        result[example][index[positions]] = values[positions]
+        filled[example][index[positions]] = True
+    for example, done in enumerate(filled):
+        if not done.all():
+            raise RuntimeError(f"example {example}: words {np.flatnonzero(~done)[:10].tolist()} received no prediction")
     return result

@@ -81,7 +81,8 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
             f"A named-entity recognition model fine-tuned from `{data.base_model or recipe['model']['name_or_path']}` with "
             f"{_nerkit_link()}{' as a LoRA adapter' if metadata.kind == 'adapter' else ''}. "
             f"Labels: {', '.join(metadata.labels)}.", "", "## Results", "",
-            "Entity-level micro scores (seqeval, conlleval-compatible), one prediction per word.", "",
+            "Entity-level micro scores (seqeval, conlleval-compatible), one prediction per word, "
+            f"{_decoding(metadata)}.", "",
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
@@ -94,6 +95,13 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
                                                     if recipe.get(k) is not None}), "```", ""]
     body += _usage(model_id, metadata) + _limitations(recipe, metadata)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(body) + "\n"))
+
+
+def _decoding(metadata) -> str:
+    head = "a CRF head" if metadata.head == "crf" else "a softmax head"
+    if metadata.decoding == "argmax":
+        return f"{head}, each word's best label (argmax)"
+    return f"{head}, decoded with Viterbi over the tag sequences IOB2 allows (as `nerkit predict` does)"
 
 
 def _nerkit_link() -> str:

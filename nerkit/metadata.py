@@ -32,6 +32,8 @@ Context = Literal["sentence", "document"]
 Scheme = Literal["iob1", "iob2", "bioes", "bmes", "bilou", "io"]  # the scheme the training files were in
 Engine = Literal["torch", "onnx"]  # onnx: `nerkit export` wrote model.onnx in place of the PyTorch weights
 Newlines = Literal["auto", "sentence", "space"]  # nerkit/lines.py
+Head = Literal["softmax", "crf"]  # crf: a linear-chain CRF over the classifier's scores (nerkit/heads.py)
+Decoding = Literal["viterbi", "argmax"]  # inference/decoding.py; runs saved before the choice: viterbi
 
 
 @dataclass
@@ -55,6 +57,9 @@ class RunMetadata:
     context: Context = "sentence"
     context_size: int = 0  # sub-tokens of document context on each side
     newlines: Newlines = "auto"  # does a single newline of raw text end a sentence (nerkit/lines.py)
+    head: Head = "softmax"
+    decoding: Decoding = "viterbi"
+    crf: dict[str, Any] | None = None  # an ONNX export's CRF scores (start, end, transitions): Viterbi reads them
     raw_text_agreement: dict[str, dict[str, Any]] = field(default_factory=dict)  # nerkit/agreement.py
     repaired_tags: dict[str, int] = field(default_factory=dict)  # split -> broken continuation tags repaired
     continued_from: dict[str, Any] | None = None  # the NER model it continued from, labels mapped (label_mapping.py)

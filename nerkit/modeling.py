@@ -75,14 +75,16 @@ def loading_summary(model, info: dict[str, Any]) -> str:
     return "; ".join(said)
 
 
-def pretrained(path: str, name: str, **options):
-    """AutoModelForTokenClassification.from_pretrained with nerkit's one-line summary instead of the table."""
+def pretrained(path: str, name: str, model_class=None, **options):
+    """AutoModelForTokenClassification (or `model_class`).from_pretrained with nerkit's one-line summary
+    instead of the table."""
     from transformers import AutoModelForTokenClassification
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load says nothing
     with loading(name), load_report_hidden():
-        model, info = AutoModelForTokenClassification.from_pretrained(path, output_loading_info=True, **options)
+        model, info = (model_class or AutoModelForTokenClassification).from_pretrained(path, output_loading_info=True,
+                                                                                        **options)
     return model, loading_summary(model, info)
 
 
@@ -156,11 +158,13 @@ def lora_targets(model, cfg: LoraConfig) -> list[str]:
 
 
 def wrap_lora(model, cfg: LoraConfig):
-    """PEFT LoRA for token classification: TOKEN_CLS keeps the classifier trainable and saved."""
+    """PEFT LoRA for token classification: TOKEN_CLS keeps the classifier trainable and saved; a CRF head
+    (`model.crf`) is trained and saved with the adapter the same way."""
     from peft import LoraConfig as PeftLoraConfig, TaskType, get_peft_model
 
     peft_config = PeftLoraConfig(task_type=TaskType.TOKEN_CLS, r=cfg.r, lora_alpha=cfg.alpha,
-                                 lora_dropout=cfg.dropout, target_modules=lora_targets(model, cfg))
+                                 lora_dropout=cfg.dropout, target_modules=lora_targets(model, cfg),
+                                 modules_to_save=["crf"] if hasattr(model, "crf") else None)
     return get_peft_model(model, peft_config)
 
 
@@ -208,6 +212,8 @@ def load_trained(name: str | Path, revision: str | None = None, token: str | Non
 
 def load_source(source: Source):
     """(model, tokenizer, metadata) from files already found by nerkit.sources.resolve."""
+    from .heads import attach_crf, load_crf
+
     meta = _metadata(source)
     labels = meta.labels
     id2label, label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
@@ -219,18 +225,34 @@ def load_source(source: Source):
             base_name = meta.base_model
             base, _ = pretrained(local_path(base_name), base_name, revision=meta.base_revision,
                                  trust_remote_code=False, num_labels=len(labels), id2label=id2label, label2id=label2id)
+            if meta.head == "crf":
+                attach_crf(base)  # the adapter holds its trained copy (a module to save)
             model = PeftModel.from_pretrained(base, source.path)  # LoRA weights and the saved head (modules_to_save)
             logger.info("%s: LoRA adapter on %s, its classification head for %d labels restored", source.name,
                         base_name, len(labels))
         else:
-            model, summary = pretrained(source.path, source.name, **options)
+            crf_class = with_crf_weights(source.path) if meta.head == "crf" else None
+            model, summary = pretrained(source.path, source.name, model_class=crf_class, **options)
             if summary:  # a saved model should load whole
                 logger.warning("%s: %s", source.name, summary)
             saved = [model.config.id2label[i] for i in sorted(model.config.id2label)]
             if saved != labels:
                 raise ModelError(f"{source.name}: config.json labels {saved} disagree with {METADATA} labels {labels}")
+            if meta.head == "crf":
+                attach_crf(model)
+                load_crf(model, source.path)
     model.eval()
     return model, load_tokenizer(source.path, source.revision, source.token, name=source.name), meta
+
+
+def with_crf_weights(path: str):
+    """The folder's model class, told that its `crf.*` weights are expected (nerkit/heads.py loads them):
+    transformers would otherwise report them as unexpected at every load."""
+    from transformers import MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING, AutoConfig
+
+    model_class = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(AutoConfig.from_pretrained(path))]
+    ignored = [*(model_class._keys_to_ignore_on_load_unexpected or []), r"^crf\."]
+    return type(model_class.__name__, (model_class,), {"_keys_to_ignore_on_load_unexpected": ignored})
 
 
 def save_merged(model, tokenizer, directory: str | Path, metadata: RunMetadata) -> Path:

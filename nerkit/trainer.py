@@ -43,38 +43,63 @@ class ShuffledLengthGroupedSampler(Sampler):
 
 
 class TokenWeightedLoss:
-    """Cross-entropy summed over labelled tokens / (mean labelled tokens per batch x accumulation steps).
+    """Cross-entropy (or, with a CRF head, each sentence's negative log-likelihood) summed over the batch /
+    (mean labelled tokens per batch x accumulation steps).
 
     Evaluation (no gradients) reports the usual mean over the batch's labelled tokens, so `eval_loss`
     reads as it does everywhere else and does not depend on the evaluation batch size."""
 
-    def __init__(self, labelled_per_batch: float, accumulation_steps: int = 1):
+    def __init__(self, labelled_per_batch: float, accumulation_steps: int = 1, crf=None):
         self.denominator = max(labelled_per_batch, 1.0) * accumulation_steps
+        self.crf = crf
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-        reduction = "sum" if torch.is_grad_enabled() else "mean"
-        loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.size(-1)), labels.view(-1),
-                                                 ignore_index=-100, reduction=reduction)
-        return loss / self.denominator if reduction == "sum" else loss
+        logits = (outputs["logits"] if isinstance(outputs, dict) else outputs[0]).float()
+        if self.crf is not None:
+            from .heads import word_level
+
+            emissions, tags, mask = word_level(logits, labels)
+            total, count = self.crf(emissions, tags, mask).sum(), mask.sum().clamp(min=1)
+        else:
+            total = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1),
+                                                      ignore_index=-100, reduction="sum")
+            count = (labels != -100).sum().clamp(min=1)
+        return total / self.denominator if torch.is_grad_enabled() else total / count
 
 
-def token_weighted_loss(train_dataset, args) -> TokenWeightedLoss:
+def token_weighted_loss(train_dataset, args, crf=None) -> TokenWeightedLoss:
     labels = train_dataset["labels"]
     labelled = sum(sum(1 for label in row if label != -100) for row in labels)
     per_batch = labelled / max(len(labels), 1) * args.per_device_train_batch_size
-    return TokenWeightedLoss(per_batch, args.gradient_accumulation_steps)
+    return TokenWeightedLoss(per_batch, args.gradient_accumulation_steps, crf)
 
 
 class NerTrainer(Trainer):
-    def __init__(self, *args, **kwargs):
+    """`crf`: the model's CRF head (nerkit/heads.py), trained with its likelihood and a larger learning rate."""
+
+    def __init__(self, *args, crf=None, **kwargs):
         training_args, dataset = kwargs["args"], kwargs.get("train_dataset")
-        if (training_args.train_sampling_strategy == "group_by_length" and dataset is not None
-                and not training_args.label_smoothing_factor and kwargs.get("compute_loss_func") is None):
-            kwargs["compute_loss_func"] = token_weighted_loss(dataset, training_args)
+        self.crf = crf
+        if dataset is not None and kwargs.get("compute_loss_func") is None and (crf is not None or (
+                training_args.train_sampling_strategy == "group_by_length" and not training_args.label_smoothing_factor)):
+            kwargs["compute_loss_func"] = token_weighted_loss(dataset, training_args, crf)
         super().__init__(*args, **kwargs)
         if self.pop_callback(ProgressCallback) is not None:
             self.add_callback(Progress)
+
+    def create_optimizer(self, *args, **kwargs):
+        """The CRF's scores in a group of their own, at CRF_LR_SCALE times the learning rate, no weight decay."""
+        optimizer = super().create_optimizer(*args, **kwargs)
+        if self.crf is not None and not getattr(self, "_crf_group", False):
+            from .heads import CRF_LR_SCALE
+
+            own = {id(p) for p in self.crf.parameters()}
+            for group in optimizer.param_groups:
+                group["params"] = [p for p in group["params"] if id(p) not in own]
+            optimizer.add_param_group({"params": list(self.crf.parameters()), "weight_decay": 0.0,
+                                       "lr": self.args.learning_rate * CRF_LR_SCALE})
+            self._crf_group = True
+        return optimizer
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset

@@ -19,7 +19,7 @@ from typing import Any
 
 from .config import Recipe, RecipeError
 from .data import load_corpus, train_labels
-from .features import Encoder, gather_word_predictions
+from .features import Encoder, gather_word_scores
 from .label_mapping import plan_labels
 from .metrics import format_table, score
 from .rehearsal import check as check_rehearsal, rehearse
@@ -114,28 +114,33 @@ def by_length(features):
 
 
 class WordMetrics:
-    """compute_metrics for Trainer: feature-level predictions -> one tag per word -> seqeval."""
+    """compute_metrics for Trainer: feature-level log-probabilities -> decoded tags per word -> seqeval.
+    `crf` is read at each call, so every evaluation decodes with the scores the model has then."""
 
-    def __init__(self, features, sentences, labels: list[str], mode: str = "default"):
+    def __init__(self, features, sentences, labels: list[str], mode: str = "default", decoding: str = "viterbi",
+                 crf=None):
         self.examples, self.word_index = features["example"], features["word_index"]
         self.gold = sentences["tags"]
-        self.labels, self.mode = labels, mode
+        self.labels, self.mode, self.decoding, self.crf = labels, mode, decoding, crf
 
-    def word_tags(self, pred_ids) -> list[list[str]]:
-        per_word = gather_word_predictions(pred_ids, self.examples, self.word_index, [len(g) for g in self.gold])
-        return [[self.labels[i] for i in words] for words in per_word]
+    def word_tags(self, log_probs) -> list[list[str]]:
+        from .inference.decoding import Decoder
 
-    def full(self, pred_ids) -> dict[str, Any]:
-        return score(self.gold, self.word_tags(pred_ids), self.mode)
+        scores = gather_word_scores(log_probs, self.examples, self.word_index, [len(g) for g in self.gold])
+        ids, _ = Decoder(self.labels, self.decoding, self.crf.scores() if self.crf is not None else None)(scores)
+        return [[self.labels[i] for i in words] for words in ids]
+
+    def full(self, log_probs) -> dict[str, Any]:
+        return score(self.gold, self.word_tags(log_probs), self.mode)
 
     def __call__(self, eval_prediction) -> dict[str, float]:
         metrics = self.full(eval_prediction.predictions)
         return {k: metrics[k] for k in ("precision", "recall", "f1", "accuracy")}
 
 
-def argmax_logits(logits, labels):
-    """Keep label ids, not logits, between evaluation steps (much less memory)."""
-    return (logits[0] if isinstance(logits, tuple) else logits).argmax(-1)
+def log_probabilities(logits, labels):
+    """What decoding needs between evaluation steps: each token's label log-probabilities (float32)."""
+    return (logits[0] if isinstance(logits, tuple) else logits).float().log_softmax(-1)
 
 
 def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
@@ -175,6 +180,7 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
 def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict[str, dict[str, Any]]:
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback
 
+    from .heads import attach_crf, find_crf
     from .trainer import NerTrainer
 
     rehearsal = None
@@ -189,14 +195,17 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict
         features = encode(datasets, encoder, dataclasses.replace(encoder, label_all_tokens=False))
 
     model = build_model(recipe.model, labels)
+    if recipe.model.head == "crf":
+        attach_crf(model)
     if recipe.lora is not None:
         model = wrap_lora(model, recipe.lora)
         model.peft_config["default"].revision = recipe.model.revision  # adapter_config.json: base model revision
     trainable, total = parameter_counts(model)
     logger.info("parameters: %s trainable of %s (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
 
-    metrics_fn = WordMetrics(features["validation"], datasets["validation"], labels, recipe.eval.mode) \
-        if "validation" in features else None
+    crf = find_crf(model)
+    metrics_fn = WordMetrics(features["validation"], datasets["validation"], labels, recipe.eval.mode,
+                             recipe.eval.decoding, crf) if "validation" in features else None
     callbacks = []
     if recipe.eval.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.eval.early_stopping_patience))
@@ -205,11 +214,11 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict
         eval_dataset=features.get("validation") if args.eval_strategy != "no" else None,
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.device.type == "cuda" else None),
         processing_class=tokenizer, compute_metrics=metrics_fn,
-        preprocess_logits_for_metrics=argmax_logits, callbacks=callbacks,
+        preprocess_logits_for_metrics=log_probabilities, callbacks=callbacks, crf=crf,
     )
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
-    results = evaluate_splits(trainer, recipe, features, datasets, labels)
+    results = evaluate_splits(trainer, recipe, features, datasets, labels, crf)
     save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
@@ -235,7 +244,7 @@ def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) ->
         raise RecipeError(f"data.{err}") from None
 
 
-def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict[str, dict[str, Any]]:
+def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels, crf=None) -> dict[str, dict[str, Any]]:
     trainer.compute_metrics = None  # it scores the validation split; each split gets its own scorer below
     results = {}
     for split in recipe.eval.splits:
@@ -243,7 +252,7 @@ def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels) -> dict
             logger.warning("eval.splits names %r but the data has no such split; skipped", split)
             continue
         output = trainer.predict(features[split], metric_key_prefix=split)
-        scorer = WordMetrics(features[split], datasets[split], labels, recipe.eval.mode)
+        scorer = WordMetrics(features[split], datasets[split], labels, recipe.eval.mode, recipe.eval.decoding, crf)
         results[split] = scorer.full(output.predictions)
     return results
 
@@ -273,7 +282,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         base_model=hub_name(recipe.model.name_or_path), base_revision=recipe.model.revision or None,
         source_scheme=corpus.scheme, max_length=encoder.max_length, stride=encoder.stride,
         context="document" if encoder.context_size else "sentence", context_size=encoder.context_size,
-        newlines=recipe.text.newlines,  # how raw text's single newlines split sentences (nerkit/lines.py)
+        newlines=recipe.text.newlines, head=recipe.model.head, decoding=recipe.eval.decoding,  # how raw text's single newlines split sentences (nerkit/lines.py)
         raw_text_agreement=raw_text_agreement(corpus, recipe.eval.splits),  # share of gold words reproduced
         repaired_tags=corpus.repaired_tags,  # split -> broken continuations read as conlleval does
         continued_from=plan.record() or None,  # labels kept / added / dropped / re-initialised

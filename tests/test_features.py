@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nerkit.features import IGNORE, Encoder, gather_word_predictions, windows
+from nerkit.features import IGNORE, Encoder, gather_word_scores, windows
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 LABEL2ID = {label: i for i, label in enumerate(LABELS)}
@@ -69,8 +70,8 @@ def test_long_sentence_becomes_windows_and_every_word_is_predicted(tiny_tokenize
     encoder, out = encode(tiny_tokenizer, [words, ["Anna"]], [["B-LOC"] * 150, ["B-PER"]], max_length=32)
     assert len(out["input_ids"]) > 20
     assert all(len(ids) <= 32 for ids in out["input_ids"])
-    preds = [[LABEL2ID["B-LOC"]] * len(ids) for ids in out["input_ids"]]
-    per_word = gather_word_predictions(preds, out["example"], out["word_index"], [150, 1])
+    preds = [np.ones((len(ids), 5)) for ids in out["input_ids"]]
+    per_word = gather_word_scores(preds, out["example"], out["word_index"], [150, 1])
     assert [len(w) for w in per_word] == [150, 1]
     scored = sum(1 for index in out["word_index"] for w in index if w >= 0)
     assert scored == 151  # each word exactly once
@@ -79,13 +80,13 @@ def test_long_sentence_becomes_windows_and_every_word_is_predicted(tiny_tokenize
 def test_a_word_longer_than_the_window_is_cut_not_lost(tiny_tokenizer):
     _, out = encode(tiny_tokenizer, [["x" * 40, "Anna"]], [["B-LOC", "B-PER"]], max_length=16, stride=4)
     assert all(len(ids) <= 16 for ids in out["input_ids"])
-    per_word = gather_word_predictions([[0] * 16] * len(out["input_ids"]), out["example"], out["word_index"], [2])
+    per_word = gather_word_scores(np.zeros((len(out["input_ids"]), 16, 5)), out["example"], out["word_index"], [2])
     assert len(per_word[0]) == 2
 
 
 def test_gather_fails_loudly_when_a_word_has_no_prediction():
     with pytest.raises(RuntimeError, match=r"words \[1\] received no prediction"):
-        gather_word_predictions([[0, 0, 0]], [0], [[-1, 0, -1]], [2])
+        gather_word_scores(np.zeros((1, 3, 5)), [0], [[-1, 0, -1]], [2])
 
 
 def test_context_comes_from_the_same_document_and_is_never_labelled(tiny_tokenizer):

@@ -43,7 +43,7 @@ def test_options_go_to_load_or_predict_by_their_signatures(monkeypatch):
     load, predict_options = split_options({"precision": "fp32", "revision": "v1", "threshold": 0.8}, engine_batch_size=8)
     assert load == {"precision": "fp32", "revision": "v1", "batch_size": 8}
     assert predict_options == {"threshold": 0.8}
-    with pytest.raises(TaggingError, match=r"unknown Tagger option\(s\) colour: Tagger.load takes batch_size, device"):
+    with pytest.raises(TaggingError, match=r"unknown Tagger option\(s\) colour: Tagger.load takes batch_size, decoding, device"):
         split_options({"colour": "red"})
 
 

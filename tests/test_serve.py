@@ -183,6 +183,7 @@ def test_health_and_info_describe_the_model_and_limits(served, tagger):
     assert info["labels"] == tagger.labels and info["entity_types"] == ["LOC", "MISC", "ORG", "PER"]
     assert info["base_model"] == tagger.metadata.base_model and info["max_length"] == 64
     assert info["context"] == "sentence" and info["limits"]["max_texts"] == 4
+    assert info["head"] == "softmax" and info["decoding"] == "viterbi"  # the stored choice (nerkit.json)
     assert set(info["metrics"]) >= {"validation", "test"}  # the run's metrics.json
 
 

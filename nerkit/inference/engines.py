@@ -1,8 +1,9 @@
 """Engines: what runs the network. Each takes a padded batch of token ids and returns, per token, the
-best label id and its probability, as numpy arrays. The Tagger never knows which engine it holds.
+log-probability of every label, as a numpy array (decoding, nerkit/inference/decoding.py, picks the
+labels). The Tagger never knows which engine it holds.
 
     engine = TorchEngine(model, device="cpu", precision="fp32")   # or OnnxEngine("runs/x-onnx/model.onnx")
-    label_ids, probs = engine(input_ids, attention_mask)   # int64 [B, T] each -> int64 [B, T], float32 [B, T]
+    log_probs = engine(input_ids, attention_mask)   # int64 [B, T] each -> float32 [B, T, labels]
 
 torch and onnxruntime are imported inside the engines, so loading one never imports the other.
 """
@@ -21,7 +22,7 @@ from ..modeling import ModelError
 class Engine(Protocol):
     device: str
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
 
 
 def pick_device(device: str = "auto") -> str:
@@ -53,7 +54,7 @@ class TorchEngine:
         self.model = model.to(self.device).eval()
         self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 
         autocast = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16) if self.bf16 \
@@ -61,8 +62,8 @@ class TorchEngine:
         with torch.inference_mode(), autocast:
             logits = self.model(input_ids=torch.from_numpy(input_ids).to(self.device),
                                 attention_mask=torch.from_numpy(attention_mask).to(self.device)).logits
-            best, best_ids = logits.float().softmax(-1).max(-1)
-        return best_ids.cpu().numpy(), best.cpu().numpy()
+            log_probs = logits.float().log_softmax(-1)
+        return log_probs.cpu().numpy()
 
 
 class OnnxEngine:
@@ -95,8 +96,7 @@ class OnnxEngine:
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits = self.logits(input_ids, attention_mask).astype(np.float32)
-        best_ids = logits.argmax(-1)
-        shifted = logits - logits.max(-1, keepdims=True)  # the best label's softmax probability, stably
-        return best_ids, (1.0 / np.exp(shifted).sum(-1)).astype(np.float32)
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        shifted = self.logits(input_ids, attention_mask).astype(np.float32)
+        shifted -= shifted.max(-1, keepdims=True)  # log-softmax, stably
+        return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))

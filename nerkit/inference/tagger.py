@@ -6,7 +6,8 @@
 
 The Tagger holds the tokenizer, the label list and the encoding settings of training (`nerkit.json`);
 the network itself is an engine (inference/engines.py), so the same words, windows, document context
-and offsets serve every engine.
+and offsets serve every engine. Each sentence's word-level label scores are decoded whole, after its
+windows are stitched (inference/decoding.py: constrained Viterbi unless `decoding="argmax"`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import ModelError, UsageError
-from ..features import Encoder, gather_word_predictions
+from ..features import Encoder, gather_word_scores
+from .decoding import Decoder, Transitions
 from ..lines import check_newlines
 from ..metadata import RunMetadata
 from ..text import entity_offsets, split_sentences, split_words
@@ -31,9 +33,12 @@ BATCH_SIZE = {"onnx": 32, "torch": 64}
 
 
 class Tagger:
-    """An engine with the tokenizer, labels and encoding settings it was trained with."""
+    """An engine with the tokenizer, labels, encoding settings and decoding it was trained with.
+    `decoding` (viterbi or argmax) overrides the stored one; `crf` is a CRF head's scores (an ONNX
+    folder keeps them in its nerkit.json)."""
 
-    def __init__(self, engine, tokenizer, metadata: RunMetadata, batch_size: int = 64, newlines: str | None = None):
+    def __init__(self, engine, tokenizer, metadata: RunMetadata, batch_size: int = 64, newlines: str | None = None,
+                 decoding: str | None = None, crf: Transitions | None = None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
         # does a single newline of raw text end a sentence (nerkit/lines.py): as asked, else as trained
@@ -41,6 +46,12 @@ class Tagger:
         self.engine, self.tokenizer, self.metadata = engine, tokenizer, metadata
         self.labels: list[str] = metadata.labels
         self.batch_size = batch_size
+        if crf is None and metadata.crf is not None:
+            crf = Transitions.from_dict(metadata.crf)
+        if metadata.get("head") == "crf" and crf is None:
+            raise ModelError("this model has a CRF head but its transition scores were not found")
+        self.crf = crf
+        self.decoder = Decoder(self.labels, decoding or metadata.decoding, crf)
         try:
             self.encoder = Encoder(tokenizer, metadata.label2id, metadata.max_length, metadata.stride,
                                    context_size=metadata.context_size)
@@ -49,11 +60,16 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str, device: str = "auto", batch_size: int | None = None, precision: str = "auto",
-             revision: str | None = None, token: str | None = None, newlines: str | None = None) -> "Tagger":
+             revision: str | None = None, token: str | None = None, newlines: str | None = None,
+             decoding: str | None = None) -> "Tagger":
         """A local run or model folder, or a Hub id; an ONNX export runs on ONNX Runtime without torch.
-        `newlines` (auto | sentence | space) overrides the model's own rule for raw text's newlines."""
+        `newlines` (auto | sentence | space) overrides the model's own rule for raw text's newlines,
+        `decoding` (viterbi | argmax) its decoding."""
         from ..sources import resolve
+        from .decoding import check_decoding
 
+        if decoding is not None:
+            check_decoding(decoding, "--decoding")
         source = resolve(path, revision, token)
         if source.local and Path(source.path, ONNX_FILE).is_file() and source.metadata is not None:
             from .engines import OnnxEngine
@@ -62,13 +78,15 @@ class Tagger:
             metadata = source.metadata
             engine = OnnxEngine(Path(source.path, ONNX_FILE), device, precision, quantized=metadata.quantization is not None)
             return cls(engine, WordTokenizer.from_folder(source.path), metadata, _batch_size(batch_size, "onnx"),
-                       newlines)
+                       newlines, decoding)
+        from ..heads import find_crf
         from ..modeling import load_source
         from .engines import TorchEngine
 
         model, tokenizer, metadata = load_source(source)
+        crf = find_crf(model)
         return cls(TorchEngine(model, device, precision), tokenizer, metadata, _batch_size(batch_size, "torch"),
-                   newlines)
+                   newlines, decoding, crf.scores() if crf is not None else None)
 
     @property
     def device(self) -> str:
@@ -77,23 +95,26 @@ class Tagger:
     def tag_words(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
                   progress: bool = False) -> list[list[tuple[str, float]]]:
         """(label, probability) for every word of every sentence, in input order."""
+        ids, probs = self.decoder(self.word_scores(sentences, documents, progress))
+        return [[(self.labels[i], p) for i, p in zip(row_ids.tolist(), row_p.tolist())]
+                for row_ids, row_p in zip(ids, probs)]
+
+    def word_scores(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
+                    progress: bool = False) -> list[np.ndarray]:
+        """Each sentence's [words, labels] log-probabilities (its words' first sub-tokens, windows stitched)."""
         if not sentences:
             return []
         batch = {"tokens": [list(s) for s in sentences]}
         if documents is not None:
             batch["document"] = list(documents)
         features = self.encoder(batch, list(range(len(sentences))))
-        label_ids, probs = self._run(features["input_ids"], progress)
-        sizes = [len(s) for s in sentences]
-        ids = gather_word_predictions(label_ids, features["example"], features["word_index"], sizes)
-        prob = gather_word_predictions(probs, features["example"], features["word_index"], sizes, cast=float)
-        return [[(self.labels[i], p) for i, p in zip(row_ids, row_p)] for row_ids, row_p in zip(ids, prob)]
+        scores = self._run(features["input_ids"], progress)
+        return gather_word_scores(scores, features["example"], features["word_index"], [len(s) for s in sentences])
 
-    def _run(self, input_ids: list[list[int]], progress: bool):
-        """The engine over length-sorted batches; per-feature label ids and probabilities in input order."""
+    def _run(self, input_ids: list[list[int]], progress: bool) -> list:
+        """The engine over length-sorted batches; per feature, its tokens' label log-probabilities, in input order."""
         order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
-        label_ids: list[list[int]] = [[] for _ in input_ids]
-        probs: list[list[float]] = [[] for _ in input_ids]
+        scores: list = [None] * len(input_ids)
         pad = self.tokenizer.pad_token_id or 0
         starts = range(0, len(order), self.batch_size)
         if progress:  # tqdm only when asked: its import is a tenth of an ONNX folder's start-up
@@ -102,11 +123,10 @@ class Tagger:
             starts = tqdm(starts, desc="tagging", unit="batch")
         for start in starts:
             chunk = order[start:start + self.batch_size]
-            best_ids, best = self.engine(*padded([input_ids[i] for i in chunk], pad))
+            log_probs = self.engine(*padded([input_ids[i] for i in chunk], pad))
             for row, i in enumerate(chunk):
-                label_ids[i] = best_ids[row].tolist()
-                probs[i] = best[row].tolist()
-        return label_ids, probs
+                scores[i] = log_probs[row]
+        return scores
 
     def predict(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None) -> list[dict[str, Any]]:
         """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text.
@@ -140,7 +160,8 @@ def _batch_size(batch_size: int | None, engine: str) -> int:
 
 
 def entities(text: str, words, tagged: list[tuple[str, float]]) -> list[dict[str, Any]]:
-    """Word tags -> entity spans with character offsets and the mean word probability as score."""
+    """Word tags -> entity spans with character offsets; the score is the mean probability of the labels
+    chosen for its words (each word's own label distribution, whichever the decoding)."""
     found = []
     for kind, first, last, start, end in entity_offsets(words, [tag for tag, _ in tagged]):
         score = sum(p for _, p in tagged[first:last]) / (last - first)

@@ -132,7 +132,8 @@ def model_summary(tagger, model: str | None) -> dict[str, Any]:
     return {"model": model, "base_model": meta.base_model, "labels": list(tagger.labels),
             "entity_types": entity_types(tagger.labels), "max_length": meta.max_length,
             "stride": meta.stride, "context": meta.context,
-            "context_size": meta.context_size, "device": tagger.device, "metrics": metrics}
+            "context_size": meta.context_size, "head": meta.head,
+            "decoding": meta.decoding, "device": tagger.device, "metrics": metrics}
 
 
 def render_page(info: dict[str, Any]) -> str:
