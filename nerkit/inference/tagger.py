@@ -39,6 +39,8 @@ class Tagger:
 
     def __init__(self, engine, tokenizer, metadata: RunMetadata, batch_size: int = 64, newlines: str | None = None,
                  decoding: str | None = None, crf: Transitions | None = None):
+        if isinstance(metadata, dict):  # the plain nerkit.json dict older callers pass
+            metadata = RunMetadata.from_dict(metadata)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
         # does a single newline of raw text end a sentence (nerkit/lines.py): as asked, else as trained
