@@ -82,3 +82,36 @@ def test_docs_label_studio_example_is_what_nerkit_writes():
         entities = [{**r["value"], "label": r["value"]["labels"][0], "score": r["score"]} for r in prediction["result"]]
         written = label_studio_task({"text": task["data"]["text"], "entities": entities}, prediction["model_version"])
         assert json.dumps(written) == json.dumps(task)  # same keys, same order, same values
+
+
+def reorderings(parser, argv: list[str]):
+    """The same command line with its flags (and their values) moved before, and after, the positionals:
+    None where a flag's number of values is not fixed, so the move could change what it means."""
+    command, rest = argv[0], argv[1:]
+    sub = parser._subparsers._group_actions[0].choices[command]
+    flags, positionals, i = [], [], 0
+    while i < len(rest):
+        word = rest[i]
+        if not word.startswith("-") or word == "-":
+            positionals.append(word)
+            i += 1
+            continue
+        action = sub._option_string_actions.get(word.split("=", 1)[0])
+        if action is None or action.nargs not in (None, 0) and "=" not in word:
+            return None
+        width = 1 if "=" in word or action.nargs == 0 else 2
+        flags.append(rest[i:i + width])
+        i += width
+    flat = [w for group in flags for w in group]
+    return [[command, *flat, *positionals], [command, *positionals, *flat]]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_docs_every_nerkit_command_line_parses_in_three_orders(page):
+    parser = build_parser()
+    for number, argv in command_lines(page):
+        if not argv or argv[0].startswith("-") or argv[-1] in ("--help", "-h"):
+            continue
+        as_written = parser.parse_args(argv)
+        for other in reorderings(parser, argv) or []:
+            assert parser.parse_args(other) == as_written, f"{page.name}:{number}: {shlex.join(other)}"
