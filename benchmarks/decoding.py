@@ -43,7 +43,7 @@ TEST = ROOT.parent / "shared" / "data" / "conll2003" / "test.txt"
 def quality(arms: list[str], data: Path) -> None:
     from nerkit.config import DataConfig
     from nerkit.data import load_corpus
-    from nerkit.inference.decoding import Decoder, invalid_transitions
+    from nerkit.decoding import Decoder, invalid_transitions
     from nerkit.inference.tagger import Tagger
     from nerkit.metrics import score
 

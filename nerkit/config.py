@@ -242,7 +242,7 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
     _check_choices(recipe, source)
     if recipe.text.newlines not in ("auto", "sentence", "space"):
         raise RecipeError(f"{source}: text.newlines must be auto, sentence or space, got {recipe.text.newlines!r}")
-    from .inference.decoding import DECODINGS
+    from .decoding import DECODINGS
 
     if recipe.eval.decoding not in DECODINGS:
         raise RecipeError(f"{source}: eval.decoding must be {' or '.join(DECODINGS)}, got {recipe.eval.decoding!r}")

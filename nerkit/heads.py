@@ -5,7 +5,7 @@ transition scores are one more module, `model.crf`, attached to it. Its paramete
 any other: saved in `model.safetensors` (or, with LoRA, in the adapter as a module to save, and in the
 merged model), restored by `attach_crf` + `load_crf`. Training minimises the negative log-likelihood of
 the gold tags of each sentence's words (their first sub-tokens, the positions whose label is not -100),
-in log space, batched and masked; decoding is nerkit/inference/decoding.py's Viterbi with these scores.
+in log space, batched and masked; decoding is nerkit/decoding.py's Viterbi with these scores.
 
 Forbidden IOB2 transitions (`O I-X`, `B-X I-Y`) score minus infinity. Opening a sentence with `I-X` is
 forbidden at decoding; in training it is left to the learned start score, because a window of a long
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .inference.decoding import Transitions, allowed
+from .decoding import Transitions, allowed
 from .errors import ModelError
 
 IGNORE = -100

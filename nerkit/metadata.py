@@ -33,7 +33,7 @@ Scheme = Literal["iob1", "iob2", "bioes", "bmes", "bilou", "io"]  # the scheme t
 Engine = Literal["torch", "onnx"]  # onnx: `nerkit export` wrote model.onnx in place of the PyTorch weights
 Newlines = Literal["auto", "sentence", "space"]  # nerkit/lines.py
 Head = Literal["softmax", "crf"]  # crf: a linear-chain CRF over the classifier's scores (nerkit/heads.py)
-Decoding = Literal["viterbi", "argmax"]  # inference/decoding.py; runs saved before the choice: viterbi
+Decoding = Literal["viterbi", "argmax"]  # decoding.py; runs saved before the choice: viterbi
 
 
 @dataclass

@@ -124,7 +124,7 @@ class WordMetrics:
         self.labels, self.mode, self.decoding, self.crf = labels, mode, decoding, crf
 
     def word_tags(self, log_probs) -> list[list[str]]:
-        from .inference.decoding import Decoder
+        from .decoding import Decoder
 
         scores = gather_word_scores(log_probs, self.examples, self.word_index, [len(g) for g in self.gold])
         ids, _ = Decoder(self.labels, self.decoding, self.crf.scores() if self.crf is not None else None)(scores)

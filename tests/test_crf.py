@@ -9,7 +9,7 @@ import pytest
 from nerkit.cli import main
 from nerkit.config import recipe_from_dict
 from nerkit.evaluation import evaluate
-from nerkit.inference.decoding import Transitions, invalid_transitions
+from nerkit.decoding import Transitions, invalid_transitions
 from nerkit.inference.tagger import Tagger
 from nerkit.training import train as run
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nerkit.inference.decoding import Decoder, DecodingError, Transitions, allowed, invalid_transitions
+from nerkit.decoding import Decoder, DecodingError, Transitions, allowed, invalid_transitions
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 

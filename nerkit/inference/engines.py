@@ -1,5 +1,5 @@
 """Engines: what runs the network. Each takes a padded batch of token ids and returns, per token, the
-log-probability of every label, as a numpy array (decoding, nerkit/inference/decoding.py, picks the
+log-probability of every label, as a numpy array (decoding, nerkit/decoding.py, picks the
 labels). The Tagger never knows which engine it holds.
 
     engine = TorchEngine(model, device="cpu", precision="fp32")   # or OnnxEngine("runs/x-onnx/model.onnx")

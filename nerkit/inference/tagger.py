@@ -7,7 +7,7 @@
 The Tagger holds the tokenizer, the label list and the encoding settings of training (`nerkit.json`);
 the network itself is an engine (inference/engines.py), so the same words, windows, document context
 and offsets serve every engine. Each sentence's word-level label scores are decoded whole, after its
-windows are stitched (inference/decoding.py: constrained Viterbi unless `decoding="argmax"`).
+windows are stitched (decoding.py: constrained Viterbi unless `decoding="argmax"`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ModelError, UsageError
 from ..features import Encoder, gather_word_scores
-from .decoding import Decoder, Transitions
+from ..decoding import Decoder, Transitions
 from ..lines import check_newlines
 from ..metadata import RunMetadata
 from ..text import entity_offsets, split_sentences, split_words
@@ -68,7 +68,7 @@ class Tagger:
         `newlines` (auto | sentence | space) overrides the model's own rule for raw text's newlines,
         `decoding` (viterbi | argmax) its decoding."""
         from ..sources import resolve
-        from .decoding import check_decoding
+        from ..decoding import check_decoding
 
         if decoding is not None:
             check_decoding(decoding, "--decoding")

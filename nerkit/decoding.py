@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import UsageError
+from .errors import UsageError
 
 DECODINGS = ("viterbi", "argmax")
 DEFAULT_DECODING = "viterbi"  # also for runs saved before the choice was stored
