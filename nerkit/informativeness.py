@@ -42,6 +42,7 @@ def informativeness(strategy: str, scores: Sequence[np.ndarray], chosen: Sequenc
                     rng: random.Random | None = None) -> float | None:
     """One text's score from its sentences' [words, labels] log-probabilities and chosen label ids; None
     for a text without words (nothing to label)."""
+    check_strategy(strategy)
     words = sum(len(s) for s in scores)
     if not words:
         return None
@@ -52,9 +53,7 @@ def informativeness(strategy: str, scores: Sequence[np.ndarray], chosen: Sequenc
     log_p = sum(float(np.take_along_axis(s, np.asarray(c)[:, None], 1).sum()) for s, c in zip(scores, chosen))
     if strategy == "least-confidence":
         return 1.0 - float(np.exp(log_p))
-    if strategy == "mnlp":
-        return -log_p / words
-    raise UsageError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    return -log_p / words  # mnlp
 
 
 def _entropy(log_probs: np.ndarray) -> float:
