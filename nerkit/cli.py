@@ -13,9 +13,16 @@ from .errors import NerkitError, UsageError
 
 def train_command(args) -> int:
     from .config import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.seeds:
+        from .seeds import train_seeds
+
+        train_seeds(recipe, args.seeds, overwrite=args.overwrite)
+        return 0
     from .training import train
 
-    train(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
+    train(recipe, overwrite=args.overwrite)
     return 0
 
 
@@ -116,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", default=[], help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
+    train.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                       help="one run per seed in output_dir/seed-N, then output_dir/summary.json (mean, sd, "
+                            "95%% interval; the best seed on dev); put it after the overrides")
     train.add_argument("--help-recipe", action=RecipeHelp, help="list every recipe key with its type, default and help")
     train.set_defaults(func=train_command)
     _init_parser(commands)
