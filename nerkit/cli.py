@@ -26,6 +26,28 @@ def train_command(args) -> int:
     return 0
 
 
+def tune_command(args) -> int:
+    from .config import load_recipe
+    from .tune import tune
+
+    tune(load_recipe(args.recipe, args.overrides), args.trials, timeout=args.timeout, resume=args.resume,
+         n_jobs=args.n_jobs)
+    return 0
+
+
+def duration(text: str) -> float:
+    """--timeout: seconds, or a number with s, m or h (90m, 2h)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; expected seconds or e.g. 90m, 2h") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a timeout must be above zero")
+    return seconds
+
+
 class RecipeHelp(argparse.Action):
     """`nerkit train --help-recipe`: like --help, it prints and exits before the recipe argument is required."""
 
@@ -129,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--help-recipe", action=RecipeHelp, help="list every recipe key with its type, default and help")
     train.set_defaults(func=train_command)
     _init_parser(commands)
+    _tune_parser(commands)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
@@ -262,6 +285,18 @@ def _init_parser(commands) -> None:
     init.add_argument("--validation", help="with --data: your validation file")
     init.add_argument("--test", help="with --data: your test file")
     init.set_defaults(func=init_command)
+
+
+def _tune_parser(commands) -> None:
+    tune = commands.add_parser("tune", help="search hyperparameters with Optuna over the recipe's tune: section")
+    tune.add_argument("recipe")
+    tune.add_argument("overrides", nargs="*", default=[], help="dotted overrides, as for nerkit train")
+    tune.add_argument("--trials", type=int, default=20, help="trials the study runs in all (resumed ones included)")
+    tune.add_argument("--timeout", type=duration, help="stop starting trials after this long: seconds, 90m, 2h")
+    tune.add_argument("--resume", action="store_true", help="continue the study in output_dir (or join it from "
+                                                            "a second process)")
+    tune.add_argument("--n-jobs", type=int, default=1, help="trials run at once in this process (threads)")
+    tune.set_defaults(func=tune_command)
 
 
 def _newlines_option(parser: argparse.ArgumentParser) -> None:

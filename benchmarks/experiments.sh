@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 28's measurements on MiniLM / CoNLL-2003 (docs/benchmarks.md, "Seeds, significance and tuning").
+# Each training takes the machine-wide training lock on its own, so other queues interleave.
+#   bash benchmarks/experiments.sh noise     # --seeds 42..46 at 400 steps: the sd of test F1
+#   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
+#   bash benchmarks/experiments.sh compare   # nerkit compare of the two (seeds 42..44 each)
+#   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
+#   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
+set -euo pipefail
+OUT=${OUT:-/work/models/experiments}
+LOCK=${LOCK:-/work/models/train.lock}
+RECIPE=recipes/conll03-minilm.yaml
+STEPS="training.max_steps=400"
+
+seeded() {  # seeded PARENT SEEDS... -- OVERRIDES...: one flock per seed, then the summary over all of them
+  local parent=$1; shift; local seeds=(); while [[ $1 != -- ]]; do seeds+=("$1"); shift; done; shift
+  for seed in "${seeds[@]}"; do
+    /usr/bin/time -f "seed $seed: %e s wall" flock "$LOCK" nerkit train $RECIPE "$@" \
+      training.output_dir="$parent" training.resume_from_checkpoint=true --seeds "$seed"
+  done
+  nerkit train $RECIPE "$@" training.output_dir="$parent" training.resume_from_checkpoint=true --seeds "${seeds[@]}"
+}
+
+case ${1:?stage} in
+  noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
+  context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
+  *) echo "unknown stage $1" >&2; exit 2 ;;
+esac
