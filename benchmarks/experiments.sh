@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue 28's measurements on MiniLM / CoNLL-2003 (docs/benchmarks.md, "Seeds, significance and tuning").
-# Each training takes the machine-wide training lock on its own, so other queues interleave.
+# Each training takes the machine-wide training lock on its own, so other queues interleave; one thread each.
 #   bash benchmarks/experiments.sh noise     # --seeds 42..46 at 400 steps: the sd of test F1
 #   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
 #   bash benchmarks/experiments.sh compare   # nerkit compare of the two (seeds 42..44 each)
 #   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
 #   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
 set -euo pipefail
+export OMP_NUM_THREADS=1  # one thread: the other core serves everyone's tests (a 2-thread step waits on both cores)
 OUT=${OUT:-/work/models/experiments}
 LOCK=${LOCK:-/work/models/train.lock}
 RECIPE=recipes/conll03-minilm.yaml

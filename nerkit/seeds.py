@@ -37,10 +37,12 @@ def train_seeds(recipe: Recipe, seeds: Sequence[int], overwrite: bool = False) -
             logger.info("seed %d: %s finished earlier; kept as it is", seed, folder)
             continue
         training = {**recipe.training, "seed": seed, "output_dir": str(folder)}
+        restart = False
         if not (resume and any(folder.glob("checkpoint-*"))):
             training.pop("resume_from_checkpoint", None)  # nothing of this seed's to resume: it starts
+            restart = resume and folder.is_dir()  # killed before its first checkpoint: what it wrote is cleared
         logger.info("seed %d of %s: training into %s", seed, ", ".join(map(str, seeds)), folder)
-        train(dataclasses.replace(recipe, training=training), overwrite=overwrite)
+        train(dataclasses.replace(recipe, training=training), overwrite=overwrite or restart)
     if os.environ.get("RANK", "0") != "0":
         return {}
     summary = write_summary(parent, seeds)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 
 import pytest
 
@@ -99,14 +100,20 @@ def test_push_of_the_parent_folder_pushes_the_best_seed_with_the_spread_in_the_c
     assert f"| test | {test['mean']:.4f} ± {test['sd']:.4f} |" in card
 
 
-def test_resuming_a_seeded_run_keeps_finished_seeds(seeded, tiny_model, caplog):
+def test_resuming_a_seeded_run_keeps_finished_seeds_and_restarts_one_killed_before_a_checkpoint(seeded, tiny_model,
+                                                                                                caplog):
     before = (seeded / "seed-5" / "model.safetensors").stat().st_mtime_ns
+    shutil.rmtree(seeded / "seed-6")  # as a run killed (SIGKILL) in its first steps leaves it
+    (seeded / "seed-6").mkdir()
+    (seeded / "seed-6" / "INCOMPLETE").write_text("")
+    (seeded / "seed-6" / "recipe.yaml").write_text("{}")
     recipe = quick_recipe(tiny_model, seeded)
     recipe["training"].update(max_steps=3, num_train_epochs=1, resume_from_checkpoint=True)
     with caplog.at_level(logging.INFO):
         train_seeds(recipe_from_dict(recipe), [5, 6])
     assert (seeded / "seed-5" / "model.safetensors").stat().st_mtime_ns == before
     assert "seed 5: " in caplog.text and "finished earlier" in caplog.text
+    assert (seeded / "seed-6" / "nerkit.json").is_file() and not (seeded / "seed-6" / "INCOMPLETE").exists()
 
 
 def test_seeds_refuse_repeats_and_a_run_folder_as_parent(trained_run, tiny_model, tmp_path):
