@@ -17,15 +17,21 @@ from typing import Any
 
 from .config import DataConfig, setting
 from .formats.spans import SPAN_FORMATS, detect_format
-from .formats import SUFFIXES, DataError, numbered_lines
+from .formats import DataError, numbered_lines, open_bytes, suffix_format
 from .formats.conll import CONLL_SUFFIXES, read_conll
 from .schemes import SCHEMES, SchemeError, detect_scheme, label_list, to_iob2
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 INVALID_TAGS = ("repair", "error")
-FORMATS = {**dict.fromkeys(CONLL_SUFFIXES, "conll"),
-           **{suffix: fmt for suffix, fmt in SUFFIXES.items() if fmt in ("jsonl", "json", "parquet")}}
+
+
+def named_format(path: str | Path) -> str | None:
+    """The format a labelled file's name says (`.jsonl.gz` included); None: tell it from the content."""
+    fmt = suffix_format(path)
+    if fmt in ("jsonl", "json", "parquet"):
+        return fmt
+    return "conll" if Path(path).suffix.lower() in CONLL_SUFFIXES else None
 
 
 @dataclass
@@ -111,7 +117,7 @@ def read_file(path: str | Path, cfg: DataConfig, has_tags: bool = True, newlines
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    fmt = cfg.format if cfg.format != "auto" else FORMATS.get(path.suffix.lower()) or _sniff(path, cfg)
+    fmt = cfg.format if cfg.format != "auto" else named_format(path) or _sniff(path, cfg)
     if fmt == "conll":
         return read_conll(path, cfg.tag_column, has_tags, cfg.token_column, cfg.comment_prefix)
     if fmt in SPAN_FORMATS:
@@ -160,12 +166,13 @@ def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
     path = Path(path)
     if cfg.format != "auto" or not path.is_file():
         return None
-    if path.suffix.lower() not in FORMATS:
+    named = named_format(path)
+    if named is None:
         from .formats.sniff import sniff_format
 
         if (sniff_format(path) or ("",))[0] not in ("json", "jsonl"):
             return None
-    elif path.suffix.lower() not in (".json", ".jsonl"):
+    elif named not in ("json", "jsonl"):
         return None
     return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
 
@@ -197,7 +204,7 @@ def span_sentences(records, fmt: str, cfg: DataConfig, source: Any, newlines: st
 
 
 def _is_json_list(path: str | Path) -> bool:
-    with open(path, "rb") as handle:
+    with open_bytes(path) as handle:
         return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
 
 
@@ -251,9 +258,7 @@ def load_corpus(cfg: DataConfig, newlines: str = "auto") -> Corpus:
                                locations, scheme)
     except SchemeError as err:
         raise DataError(str(err)) from None
-    corpus = Corpus(raw, scheme, train_labels(raw), repaired)
-    _warn_unseen_labels(raw, corpus.labels)
-    return corpus
+    return Corpus(raw, scheme, train_labels(raw), repaired)
 
 
 def train_labels(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -291,10 +296,12 @@ def _locate_malformed(raw: dict, message: str) -> str:
     return message
 
 
-def _warn_unseen_labels(splits: dict[str, list[dict[str, Any]]], labels: list[str]) -> None:
+def warn_unseen_labels(splits: dict[str, list[dict[str, Any]]], labels: list[str]) -> None:
+    """Warn about gold labels the model will not have: `labels` are the model's (a continued model keeps the
+    types its head knows, so those are not warned about)."""
     known = set(labels)
     for name, sents in splits.items():
         unseen = sorted({t for s in sents for t in s["tags"]} - known)
         if unseen:
-            logger.warning("split %r has labels the train split never has: %s; the model cannot predict them "
-                           "and they count as missed entities", name, ", ".join(unseen))
+            logger.warning("split %r has labels the model will not have (the train split never has them): %s; "
+                           "the model cannot predict them and they count as missed entities", name, ", ".join(unseen))

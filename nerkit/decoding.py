@@ -33,24 +33,21 @@ def check_decoding(decoding: str, where: str = "decoding") -> str:
     return decoding
 
 
+def may_follow(previous: str, tag: str) -> bool:
+    """The IOB2 rule: `I-X` only follows `B-X` or `I-X` (a sentence starts as if after `O`)."""
+    return not tag.startswith("I-") or previous in ("B-" + tag[2:], tag)
+
+
 def allowed(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """IOB2: which labels may open a sentence [L], and which may follow which [from, to] (booleans)."""
-    inside = [label[2:] if label.startswith("I-") else None for label in labels]
-    start = np.array([kind is None for kind in inside])
-    transitions = np.ones((len(labels), len(labels)), dtype=bool)
-    for j, kind in enumerate(inside):
-        if kind is not None:
-            transitions[:, j] = [label in (f"B-{kind}", f"I-{kind}") for label in labels]
+    """Which labels may open a sentence [L], and which may follow which [from, to] (booleans)."""
+    start = np.array([may_follow("O", label) for label in labels])
+    transitions = np.array([[may_follow(previous, label) for label in labels] for previous in labels])
     return start, transitions
 
 
 def invalid_transitions(tags: Sequence[str]) -> int:
-    """How many tags of one sentence break IOB2 (an `I-X` that follows neither `B-X` nor `I-X`)."""
-    previous, count = "O", 0
-    for tag in tags:
-        count += tag.startswith("I-") and previous not in ("B-" + tag[2:], tag)
-        previous = tag
-    return count
+    """How many tags of one sentence break IOB2."""
+    return sum(not may_follow(previous, tag) for previous, tag in zip(["O", *tags], tags))
 
 
 @dataclass

@@ -22,6 +22,8 @@ __all__ = ["Tagger", "entities", "load", "predict_to"]
 
 TABLE_FORMATS = ("parquet",)
 JSON_ARRAY_FORMATS = ("label-studio",)
+RUN_NEUTRAL_OPTIONS = ("device", "batch_size", "token")  # a resumed run may change these; any other tagger option
+# (decoding, newlines, precision, ...) changes the entities, so a resume with another value is refused
 PAGE_FORMATS = ("html",)  # one page whose legend needs every document's labels: built in memory, then written
 
 
@@ -44,6 +46,9 @@ def output_format(output: str | None, fmt: str | None) -> str:
                            f"({', '.join([*writers(), *TABLE_FORMATS])})")
     if output and os.path.isdir(output):
         raise PredictError(f"--output {output} is a directory; give a file name")
+    if output and output.lower().endswith(".gz"):
+        raise PredictError(f"--output {output}: compressed output is not written (a resumed run appends to "
+                           "the file); name it without .gz and compress it afterwards")
     if fmt:
         return fmt
     if output:
@@ -81,7 +86,8 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     if output is None:
         _stream(tagger.predict, documents, fmt, field, chunk_size, model)
         return 0
-    settings = {"model": model, "input": name, "text_field": field, "format": fmt}
+    settings = {"model": model, "input": name, "text_field": field, "format": fmt,
+                **{key: value for key, value in tagger_options.items() if key not in RUN_NEUTRAL_OPTIONS}}
     run_corpus(tagger.predict, documents, output, _sink(fmt, field, hint, model), settings, chunk_size, resume,
                total, group, progress=progress and bool(input or dataset))
     return 0
@@ -118,9 +124,10 @@ def _documents(texts, input, dataset, split, dataset_config, text_field, input_f
 
 
 def _lines(path: str, fmt: str, text_field: str | None, skip_invalid: bool) -> Iterator:
+    from .formats import open_bytes
     from .formats.tables import read_jsonl, read_lines
 
-    with open(path, "rb") as stream:
+    with open_bytes(path) as stream:
         yield from (read_jsonl(stream, path, text_field, skip_invalid) if fmt == "jsonl"
                     else read_lines(stream, path, skip_invalid))
 

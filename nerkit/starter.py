@@ -124,7 +124,7 @@ def _sample(folder: Path) -> tuple[dict[str, str], dict[str, Any], list[Path]]:
 def _users_files(folder: Path, data: str, validation: str | None, test: str | None):
     """The user's files, as paths from the recipe's folder, with their format and scheme detected (read
     through the same loader as training, so a file that cannot train fails here, naming file and line)."""
-    from .data import FORMATS, load_corpus, span_format_of
+    from .data import load_corpus, named_format, span_format_of, warn_unseen_labels
 
     given = {"train": data, "validation": validation, "test": test}
     paths = {split: Path(p) for split, p in given.items() if p}
@@ -132,7 +132,8 @@ def _users_files(folder: Path, data: str, validation: str | None, test: str | No
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
     corpus = load_corpus(DataConfig(**{split: str(p) for split, p in paths.items()}))
-    formats = {span_format_of(p, DataConfig()) or FORMATS.get(p.suffix.lower(), "auto") for p in paths.values()}
+    warn_unseen_labels(corpus.splits, corpus.labels)
+    formats = {span_format_of(p, DataConfig()) or named_format(p) or "auto" for p in paths.values()}
     fmt = formats.pop() if len(formats) == 1 else "auto"  # files of several formats: each from its suffix
     files = {split: _relative(p, folder) for split, p in paths.items()}
     return files, {"format": fmt, "scheme": corpus.scheme}, []

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Recipe, RecipeError
-from .data import load_corpus, train_labels
+from .data import load_corpus, train_labels, warn_unseen_labels
 from .features import Encoder, gather_word_scores
 from .label_mapping import plan_labels
 from .metrics import format_table, score
@@ -158,6 +158,7 @@ def train(recipe: Recipe, overwrite: bool = False, callbacks: list | tuple = ())
     if "train" not in corpus.splits:
         raise RecipeError("no training split: set data.train (or a data.dataset with a train split)")
     plan = plan_labels(recipe.model, corpus.labels)  # a checkpoint with a head: its labels mapped by name
+    warn_unseen_labels(corpus.splits, plan.labels)
     tokenizer = load_tokenizer(local_path(recipe.model.name_or_path), recipe.model.revision)
     encoder = make_encoder(recipe, tokenizer, {label: i for i, label in enumerate(plan.labels)}, corpus)
     check_model(recipe.model, recipe.lora)

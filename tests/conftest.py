@@ -115,11 +115,21 @@ def needs_conll(path: Path = CONLL):
     return pytest.mark.skipif(not path.is_dir(), reason=f"CoNLL-2003 not found at {path} (../shared/data)")
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, for `accelerate launch --main_process_port` (a fixed port fails
+    when two suites run at once on one machine)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def launch(tiny_model, out, processes, *extra):
     """`accelerate launch --cpu --num_processes N -m nerkit.train` on the sample data, as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
-               "--main_process_port", str(29500 + processes), "-m", "nerkit.train",
+               "--main_process_port", str(free_port()), "-m", "nerkit.train",
                str(ROOT / "recipes" / "quickstart.yaml"), f"model.name_or_path={tiny_model}",
                f"training.output_dir={out}", "training.num_train_epochs=2", "training.learning_rate=5e-3", "training.per_device_train_batch_size=32",
                "data.max_length=64", f"data.train={SAMPLE / 'train.conll'}",

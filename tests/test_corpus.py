@@ -13,7 +13,7 @@ from nerkit.formats.tables import InputRecord, InputError, arrow_chunk, read_jso
 from nerkit.inference.corpus import CorpusError, Processes, Sink, concatenate, run_corpus, spool_path
 from nerkit.prediction import PredictError, predict_to
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 TEXTS = ["Anna Smith visited Paris.", "", "The Acme Corp team won in Tokyo .", "John left.", "x" * 3,
          "Berlin and Tokyo said so on Monday .", "Anna", "The prize of Acme Corp ."]
@@ -206,6 +206,24 @@ def test_json_lines_are_read_from_field_text_by_default(trained_run, expected, t
     assert read_jsonl_file(tmp_path / "o.jsonl") == expected
 
 
+def test_gzipped_json_lines_are_read_as_the_plain_file_is(trained_run, expected, tmp_path):
+    import gzip
+
+    docs = tmp_path / "news.jsonl.gz"
+    with gzip.open(docs, "wt", encoding="utf-8") as out:
+        out.write("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    predict(trained_run, input=str(docs), output=str(tmp_path / "o.jsonl"))
+    assert read_jsonl_file(tmp_path / "o.jsonl") == expected
+    predict(trained_run, dataset=str(docs), output=str(tmp_path / "d.jsonl"))
+    assert read_jsonl_file(tmp_path / "d.jsonl") == expected
+
+
+def test_a_gzipped_output_name_is_refused_before_any_work(trained_run, tmp_path):
+    with pytest.raises(PredictError, match="o.jsonl.gz: compressed output is not written"):
+        predict(trained_run, texts=["Anna"], output=str(tmp_path / "o.jsonl.gz"))
+    assert not (tmp_path / "o.jsonl.gz").exists()
+
+
 def test_parquet_in_and_out_keeps_the_input_column_types(trained_run, expected, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -251,12 +269,29 @@ def test_resume_of_a_killed_run_gives_the_uninterrupted_output(trained_run, tmp_
     with open(f"{out}.partial", "wb") as spool:  # what a kill leaves: 2 chunks indexed, a third half written
         spool.write(whole[:ends[7] + 40])
     settings = {"model": str(trained_run), "input": str(docs), "text_field": "text", "format": "jsonl",
-                "chunk_size": 4, "processes": 1}
+                "precision": "fp32", "chunk_size": 4, "processes": 1}
     with open(f"{out}.partial.index", "w") as index:
         index.write(json.dumps(settings) + f"\n{ends[3]}\n{ends[7]}\n")
     predict(trained_run, input=str(docs), output=str(out), chunk_size=4, resume=True)
     assert out.read_bytes() == whole
     assert sorted(os.listdir(tmp_path)) == ["docs.txt", "o.jsonl", "whole.jsonl"]
+
+
+def test_resume_with_another_decoding_is_refused(trained_run, tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(TEXTS) + "\n")
+    out = tmp_path / "o.jsonl"
+    settings = {"model": str(trained_run), "input": str(docs), "text_field": "text", "format": "jsonl",
+                "precision": "fp32", "decoding": "argmax", "chunk_size": 4, "processes": 1}
+    (tmp_path / "o.jsonl.partial").write_bytes(b"")  # what a kill before the first chunk's end leaves
+    (tmp_path / "o.jsonl.partial.index").write_text(json.dumps(settings) + "\n")
+    with pytest.raises(CorpusError, match=r"decoding 'argmax' \(now 'viterbi'\)"):
+        predict(trained_run, input=str(docs), output=str(out), chunk_size=4, resume=True, decoding="viterbi")
+    settings["decoding"] = "viterbi"
+    (tmp_path / "o.jsonl.partial.index").write_text(json.dumps(settings) + "\n")
+    predict(trained_run, input=str(docs), output=str(out), chunk_size=4, resume=True, decoding="viterbi",
+            batch_size=2)  # the batch size may change on resume: it does not change the entities
+    assert len(read_jsonl_file(out)) == len(TEXTS)
 
 
 def test_pretty_output_to_a_file_is_an_error_that_leaves_the_file_alone(trained_run, tmp_path, capsys):
@@ -297,7 +332,7 @@ def test_two_cpu_processes_write_the_one_process_output(trained_run, tmp_path):
                          env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-                          "--main_process_port", "29611", "-m", "nerkit.predict", *common,
+                          "--main_process_port", str(free_port()), "-m", "nerkit.predict", *common,
                           "--output", str(tmp_path / "two.jsonl")], env=env, capture_output=True, text=True,
                          timeout=300, cwd=ROOT)
     assert two.returncode == 0, two.stderr[-3000:]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nerkit.config import DataConfig
-from nerkit.data import DataError, load_corpus, read_conll, read_file
+from nerkit.data import DataError, load_corpus, read_conll, read_file, warn_unseen_labels
 
 from conftest import CONLL, CONLL_IOB1, needs_conll
 
@@ -103,13 +103,23 @@ def test_load_corpus_converts_iob1_and_builds_labels(tmp_path):
     assert corpus.labels == ["O", "B-MISC", "I-MISC", "B-ORG", "I-ORG"]
 
 
-def test_load_corpus_warns_about_labels_train_never_has(tmp_path, caplog):
+def test_labels_the_model_will_not_have_are_warned_about(tmp_path, caplog):
     train = write(tmp_path, "train.conll", "EU B-ORG\n")
     dev = write(tmp_path, "dev.conll", "Peter B-PER\n")
+    corpus = load_corpus(DataConfig(train=str(train), validation=str(dev)))
     with caplog.at_level(logging.WARNING):
-        corpus = load_corpus(DataConfig(train=str(train), validation=str(dev)))
-    assert "'validation' has labels the train split never has: B-PER" in caplog.text
+        warn_unseen_labels(corpus.splits, corpus.labels)
+    assert "'validation' has labels the model will not have (the train split never has them): B-PER" in caplog.text
     assert corpus.splits["validation"][0]["tags"] == ["B-PER"]  # kept: scored as a missed entity
+
+
+def test_labels_a_continued_model_keeps_are_not_warned_about(tmp_path, caplog):
+    train = write(tmp_path, "train.conll", "EU B-ORG\n")
+    dev = write(tmp_path, "dev.conll", "Peter B-PER\n")
+    corpus = load_corpus(DataConfig(train=str(train), validation=str(dev)))
+    with caplog.at_level(logging.WARNING):
+        warn_unseen_labels(corpus.splits, ["O", "B-ORG", "I-ORG", "B-PER", "I-PER"])  # the source head knew PER
+    assert "will not have" not in caplog.text
 
 
 def test_read_jsonl_json_and_parquet(tmp_path):
@@ -120,8 +130,12 @@ def test_read_jsonl_json_and_parquet(tmp_path):
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "a.parquet")
+    import gzip
+
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress(jsonl.read_bytes()))
     cfg = DataConfig(tokens_field="words", tags_field="labels")
-    for path in (jsonl, js, tmp_path / "a.parquet"):
+    for path in (jsonl, gz, js, tmp_path / "a.parquet"):
         sentences = read_file(path, cfg)
         assert [s["tokens"] for s in sentences] == [["EU", "rejects"], ["Peter"]], path
         assert [s["tags"] for s in sentences] == [["B-ORG", "O"], ["B-PER"]], path

@@ -153,14 +153,14 @@ def test_accelerate_launch_quiet_ends_a_nerkit_error_with_its_one_line(tmp_path,
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, free_port
 
     recipe = tmp_path / "bad.yaml"
     recipe.write_text("model:\n  name_or_path: minilm\ndata:\n  train: no-such.conll\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--quiet", "--cpu", "--num_processes",
                            str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           "--main_process_port", str(29600 + processes), "-m", "nerkit.train", str(recipe)],
+                           "--main_process_port", str(free_port()), "-m", "nerkit.train", str(recipe)],
                           env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     errors = [line for line in done.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
     assert errors == ["nerkit train: error: data file not found: no-such.conll"], done.stderr

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 from ..errors import DataError, not_utf8
@@ -19,9 +20,14 @@ def suffix_format(path: str | Path | None) -> str | None:
     return next((fmt for suffix, fmt in SUFFIXES.items() if name.endswith(suffix)), None)
 
 
+def open_bytes(path: str | Path):
+    """A file opened for reading bytes, decompressed when its name ends in .gz (`.jsonl.gz`)."""
+    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+
+
 def numbered_lines(path: str | Path):
     """(line number, text) for each line of a UTF-8 file, without line ends or a byte-order mark."""
-    with open(path, "rb") as handle:
+    with open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8")

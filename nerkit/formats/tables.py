@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 from ..deprecated import moved_names
 from ..errors import InputError, not_utf8
-from . import SUFFIXES, suffix_format
+from . import SUFFIXES, open_bytes, suffix_format
 
 logger = logging.getLogger(__name__)
 __getattr__ = moved_names(__name__, {"Document": "nerkit.formats.tables:InputRecord"})
@@ -93,8 +93,14 @@ def read_parquet(path: str, text_field: str | None = None, skip_invalid: bool = 
                  field, path, skip_invalid)
 
 
-DATA_FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".ndjson": "json", ".parquet": "parquet", ".csv": "csv",
-                      ".txt": "text", ".arrow": "arrow"}
+# The `datasets` builder for a data file: nerkit's own formats by their suffix, and three only `datasets` reads.
+BUILDERS = {"jsonl": "json", "json": "json", "parquet": "parquet"}
+DATASETS_ONLY_SUFFIXES = {".csv": "csv", ".txt": "text", ".arrow": "arrow"}
+
+
+def data_file_builder(name: str) -> str | None:
+    suffix = os.path.splitext(name)[1].lower()
+    return BUILDERS.get(suffix_format(name)) or DATASETS_ONLY_SUFFIXES.get(suffix)
 
 
 def dataset_arguments(name: str, split: str | None = None) -> tuple[tuple, dict]:
@@ -102,11 +108,12 @@ def dataset_arguments(name: str, split: str | None = None) -> tuple[tuple, dict]
     `load_dataset` alone would look up on the Hub); a path that does not exist is an error here, before any
     model loads."""
     if os.path.isfile(name):
-        builder = DATA_FILE_BUILDERS.get(os.path.splitext(name)[1].lower())
+        builder = data_file_builder(name)
         if builder is None:
-            raise InputError(f"{name}: a data file ends in {', '.join(DATA_FILE_BUILDERS)}")
+            suffixes = [s for s, fmt in SUFFIXES.items() if fmt in BUILDERS] + list(DATASETS_ONLY_SUFFIXES)
+            raise InputError(f"{name}: a data file ends in {', '.join(suffixes)}")
         return (builder,), {"data_files": {split or "train": name}}
-    if not os.path.isdir(name) and (os.path.splitext(name)[1].lower() in DATA_FILE_BUILDERS
+    if not os.path.isdir(name) and (data_file_builder(name) is not None
                                     or name.startswith((".", "/", "~")) or name.count("/") > 1):
         raise InputError(f"{name}: no such file or folder (a Hub dataset id is `name` or `owner/name`)")
     return (name,), {}
@@ -142,7 +149,7 @@ def count_documents(path: str | None, fmt: str, dataset=None, split: str | None 
 
         return pq.ParquetFile(path).metadata.num_rows
     lines, last = 0, b"\n"
-    with open(path, "rb") as stream:
+    with open_bytes(path) as stream:
         while block := stream.read(1 << 20):
             lines, last = lines + block.count(b"\n"), block[-1:]
     return lines + (last != b"\n")
