@@ -87,11 +87,11 @@ def entity_scores(references: Sequence[Sequence[str]], predictions: Sequence[Seq
 
     mode, scheme = check_mode(mode), check_scheme(scheme)
     references, predictions = [list(r) for r in references], [list(p) for p in predictions]
-    _check_lengths(references, predictions)
+    check_lengths(references, predictions)
     if not any(references):
         raise MetricError("nothing to score: no tagged words")
-    references = _as_iob2(references, scheme, "references")
-    predictions = _as_iob2(predictions, scheme, "predictions")
+    references = as_iob2(references, scheme, "references")
+    predictions = as_iob2(predictions, scheme, "predictions")
     strict = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
     with warnings.catch_warnings():  # with no entity at all, seqeval's macro average is a mean of nothing
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
@@ -124,7 +124,7 @@ def check_scheme(scheme: str) -> str:
     return scheme.upper()
 
 
-def _check_lengths(references: list[list[str]], predictions: list[list[str]]) -> None:
+def check_lengths(references: list[list[str]], predictions: list[list[str]]) -> None:
     if len(references) != len(predictions):
         raise MetricError(f"gold and predicted tags must have one tag per word: {len(references)} reference "
                           f"sentences but {len(predictions)} predicted")
@@ -134,7 +134,7 @@ def _check_lengths(references: list[list[str]], predictions: list[list[str]]) ->
                               f"{len(r)} reference tags but {len(p)} predicted")
 
 
-def _as_iob2(sequences: list[list[str]], scheme: str, side: str) -> list[list[str]]:
+def as_iob2(sequences: list[list[str]], scheme: str, side: str) -> list[list[str]]:
     """Check every tag is O, B-TYPE or I-TYPE; convert IOB1 to IOB2."""
     for i, tags in enumerate(sequences):
         for j, tag in enumerate(tags):
