@@ -26,6 +26,22 @@ def train_command(args) -> int:
     return 0
 
 
+def compare_command(args) -> int:
+    from .compare import compare, format_comparison
+    from .config import DataConfig, flag_names
+
+    check_inference_options(args)
+    if args.resamples < 1:
+        raise UsageError(f"--resamples must be a positive integer, got {args.resamples}")
+    with flag_names():
+        report = compare(args.a, args.b, args.data, mode=args.mode, data_config=from_options(DataConfig, args),
+                         resamples=args.resamples, seed=args.seed, output=args.output, device=args.device,
+                         batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
+                         decoding=args.decoding)
+    print(format_comparison(report))
+    return 0
+
+
 def tune_command(args) -> int:
     from .config import load_recipe
     from .tune import tune
@@ -152,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=train_command)
     _init_parser(commands)
     _tune_parser(commands)
+    _compare_parser(commands)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
@@ -285,6 +302,23 @@ def _init_parser(commands) -> None:
     init.add_argument("--validation", help="with --data: your validation file")
     init.add_argument("--test", help="with --data: your test file")
     init.set_defaults(func=init_command)
+
+
+def _compare_parser(commands) -> None:
+    from .config import DataConfig, EvalConfig
+
+    compare = commands.add_parser("compare", help="is model A better than model B on a labelled file? paired "
+                                                  "bootstrap and approximate randomisation")
+    compare.add_argument("a", help="model A: run folder, seeded parent folder (its best-dev seed) or Hub id")
+    compare.add_argument("b", help="model B, the same")
+    compare.add_argument("data", help="labelled file both models tag (CoNLL, JSON Lines, JSON or Parquet)")
+    compare.add_argument("--output", help="the comparison as JSON")
+    compare.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples and randomisation trials")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    add_options(compare, EvalConfig)
+    add_options(compare, DataConfig)
+    _inference_options(compare)
+    compare.set_defaults(func=compare_command)
 
 
 def _tune_parser(commands) -> None:
