@@ -25,5 +25,16 @@ seeded() {  # seeded PARENT SEEDS... -- OVERRIDES...: one flock per seed, then t
 case ${1:?stage} in
   noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
   context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
+  compare) # the default arm: noise's seeds 42-44 (linked, not retrained), then the two seeded folders compared
+    mkdir -p "$OUT/default-3"
+    for seed in 42 43 44; do ln -sfn "../noise/seed-$seed" "$OUT/default-3/seed-$seed"; done
+    nerkit train $RECIPE $STEPS training.output_dir="$OUT/default-3" training.resume_from_checkpoint=true --seeds 42 43 44
+    /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/context" "$OUT/default-3" \
+      ../shared/data/conll2003/test.txt --output "$OUT/compare-context.json" ;;
+  tune)    # one flock per trial: the study resumes trial by trial (--trials counts the study's finished trials)
+    for n in $(seq 1 "${TRIALS:-16}"); do
+      /usr/bin/time -f "trial $n: %e s wall" flock "$LOCK" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
+        training.output_dir="$OUT/tune" --trials "$n" $([[ $n -gt 1 ]] && echo --resume)
+    done ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ from .inference.tagger import Tagger
 from .lines import check_newlines
 from .run import RECIPE, SPLITS, data_file, read_recipe
 from .sources import resolve
+from .summary import best_run
 from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
@@ -36,9 +37,9 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     cfg = data_config or DataConfig()
-    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
+    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(best_run(model), RECIPE).is_file():
         split = data
-        data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
+        data, cfg = run_data(best_run(model), data)  # the run's own file (a seeded folder: its best seed's)
     corpus, sentences, pred, tagger, newlines = tag_file(model, data, split, cfg, newlines, **tagger_kwargs)
     gold = [s["tags"] for s in sentences]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,

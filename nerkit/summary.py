@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
 SEED_PREFIX = "seed-"
+_SAID: set[tuple[str, str]] = set()
 BEST_BY = ("validation", "f1")  # the best seed: highest dev F1 (the first of equals); never chosen on test
 
 
@@ -101,6 +102,9 @@ def best_run(folder: str | Path) -> Path:
                        f"({', '.join(summary['folders'].values())})")
     best = Path(folder, summary["best_folder"])
     dev = summary["splits"][BEST_BY[0]]
+    if (str(folder), best.name) in _SAID:  # each command looks it up several times (metadata, model): said once
+        return best
+    _SAID.add((str(folder), best.name))
     logger.info("%s holds %d seeds: using %s, the best on %s (F1 %.4f; mean over the seeds %.4f)", folder,
                 len(summary["seeds"]), best.name, BEST_BY[0], dev["per_seed_f1"][str(summary["best_seed"])],
                 dev["f1"]["mean"])

@@ -80,13 +80,22 @@ def test_seeds_make_one_run_folder_each_and_a_summary(seeded):
     assert summary["best_seed"] == best
 
 
-def test_predict_on_the_parent_folder_loads_the_best_seed_and_says_so(seeded, caplog):
+def test_predict_on_the_parent_folder_loads_the_best_seed_and_says_so(seeded, caplog, monkeypatch):
+    monkeypatch.setattr("nerkit.summary._SAID", set())  # said once per folder and process
     best = json.loads((seeded / "summary.json").read_text())["best_folder"]
     with caplog.at_level(logging.INFO):
         tagger = Tagger.load(str(seeded))
     assert best_run(seeded) == seeded / best
     assert f"using {best}, the best on validation" in caplog.text
     assert tagger.labels == Tagger.load(str(seeded / best)).labels
+
+
+def test_evaluate_on_the_parent_folder_scores_the_best_seed_on_its_own_test_file(seeded):
+    from nerkit.evaluation import evaluate
+
+    best = json.loads((seeded / "summary.json").read_text())["best_folder"]
+    report = evaluate(str(seeded), "test")
+    assert report["f1"] == json.loads((seeded / best / "metrics.json").read_text())["test"]["f1"]
 
 
 def test_push_of_the_parent_folder_pushes_the_best_seed_with_the_spread_in_the_card(seeded, monkeypatch):
