@@ -97,9 +97,13 @@ class Tagger:
     def tag_words(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
                   progress: bool = False) -> list[list[tuple[str, float]]]:
         """(label, probability) for every word of every sentence, in input order."""
-        ids, probs = self.decoder(self.word_scores(sentences, documents, progress))
+        return self._decoded(self.word_scores(sentences, documents, progress))[0]
+
+    def _decoded(self, scores: list[np.ndarray]) -> tuple[list[list[tuple[str, float]]], list[np.ndarray]]:
+        """Word scores -> (label, probability) per word, and the chosen label ids, per sentence."""
+        ids, probs = self.decoder(scores)
         return [[(self.labels[i], p) for i, p in zip(row_ids.tolist(), row_p.tolist())]
-                for row_ids, row_p in zip(ids, probs)]
+                for row_ids, row_p in zip(ids, probs)], ids
 
     def word_scores(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
                     progress: bool = False) -> list[np.ndarray]:
@@ -133,6 +137,12 @@ class Tagger:
     def predict(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None) -> list[dict[str, Any]]:
         """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text.
         Sentences end at single newlines as `newlines` says (default: the Tagger's, from training)."""
+        return [result for result, _ in self.predict_with_scores(texts, progress, newlines)]
+
+    def predict_with_scores(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None
+                            ) -> list[tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray, list[str]]]]]:
+        """As `predict`, each result with its sentences' (word log-probabilities [words, labels], chosen label
+        ids [words], words): what informativeness strategies rank texts by (nerkit/informativeness.py)."""
         texts = list(texts)
         newlines = check_newlines(newlines or self.newlines)
         sentences, documents = [], []
@@ -140,12 +150,13 @@ class Tagger:
             for sentence in split_sentences(split_words(text), text, newlines):
                 sentences.append(sentence)
                 documents.append(d)
-        tagged = self.tag_words([[w.text for w in s] for s in sentences], documents, progress)
-        results: list[dict[str, Any]] = [{"text": text, "entities": []} for text in texts]
-        for words, tags, owner in zip(sentences, tagged, documents):
-            results[owner]["entities"] += entities(texts[owner], words, tags)
+        scores = self.word_scores([[w.text for w in s] for s in sentences], documents, progress)
+        tagged, ids = self._decoded(scores)
+        results = [({"text": text, "entities": []}, []) for text in texts]
+        for words, tags, owner, row_scores, row_ids in zip(sentences, tagged, documents, scores, ids):
+            results[owner][0]["entities"] += entities(texts[owner], words, tags)
+            results[owner][1].append((row_scores, row_ids, [w.text for w in words]))
         return results
-
 
 def padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Token id rows -> an int64 [B, T] batch padded on the right with `pad`, and its attention mask."""
