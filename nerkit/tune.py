@@ -99,7 +99,8 @@ def run_trial(trial, recipe: Recipe, space: dict[str, Any], out: Path, settings)
     started = time.monotonic()
     try:
         results = train(trial_recipe, callbacks=[pruning.callback()])
-    except BaseException:
+    except BaseException as err:
+        logger.info("trial %d stopped at step %d: %s", trial.number, pruning.steps, err or type(err).__name__)
         trial.set_user_attr("steps", pruning.steps)
         trial.set_user_attr("seconds", round(time.monotonic() - started, 1))
         for checkpoint in folder.glob("checkpoint-*"):  # a pruned or failed trial is never resumed
@@ -107,7 +108,10 @@ def run_trial(trial, recipe: Recipe, space: dict[str, Any], out: Path, settings)
         raise
     trial.set_user_attr("steps", pruning.steps)
     trial.set_user_attr("seconds", round(time.monotonic() - started, 1))
-    return results["validation"][settings.metric.split(".", 1)[1]]
+    value = results["validation"][settings.metric.split(".", 1)[1]]
+    logger.info("trial %d: %s %.4f in %.0f s with %s", trial.number, settings.metric, value,
+                time.monotonic() - started, values)
+    return value
 
 
 class PruningCallback:
