@@ -18,6 +18,7 @@ from .inference.tagger import Tagger
 from .lines import check_newlines
 from .run import RECIPE, SPLITS, data_file, read_recipe
 from .sources import resolve
+from .summary import best_run
 from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
@@ -36,27 +37,11 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     cfg = data_config or DataConfig()
-    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
+    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(best_run(model), RECIPE).is_file():
         split = data
-        data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
-    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
-        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
-    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
-    corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
-                                       "test": None, split if split in ("train", "validation") else "test": data}),
-                         newlines)  # read before the model loads: a mistake in the data is said at once
-    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
-    sentences = next(iter(corpus.splits.values()))
-    unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
-    if unknown:
-        raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
+        data, cfg = run_data(best_run(model), data)  # the run's own file (a seeded folder: its best seed's)
+    corpus, sentences, pred, tagger, newlines = tag_file(model, data, split, cfg, newlines, **tagger_kwargs)
     gold = [s["tags"] for s in sentences]
-    documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
-    if documents and all(d < 0 for d in documents):
-        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
-                       "trained with document context but is scored sentence by sentence", data)
-    pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
-                                                                     progress=True)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
               "decoding": tagger.decoder.decoding}
     report["newlines"] = newlines
@@ -71,6 +56,30 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
         atomic_write(output, json.dumps(report, indent=2) + "\n")
         atomic_write(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     return report
+
+
+def tag_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlines: str | None = None,
+             **tagger_kwargs) -> tuple[Any, list[dict], list[list[str]], Tagger, str]:
+    """`data` read as `split` and tagged word by word with the model's own settings: (corpus, sentences,
+    predicted tags per sentence, tagger, newlines rule). What evaluate scores and compare pairs."""
+    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
+        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
+    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
+    corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
+                                       "test": None, split if split in ("train", "validation") else "test": data}),
+                         newlines)  # read before the model loads: a mistake in the data is said at once
+    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
+    sentences = next(iter(corpus.splits.values()))
+    unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
+    if unknown:
+        raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
+    documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
+    if documents and all(d < 0 for d in documents):
+        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
+                       "trained with document context but is scored sentence by sentence", data)
+    pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
+                                                                     progress=True)]
+    return corpus, sentences, pred, tagger, newlines
 
 
 def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:
