@@ -87,6 +87,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
     body += _agreement(metadata) + _repairs(metadata) + card_line(metadata.continued_from, metadata.rehearsal)
+    body += ["", score_kind(metadata)]
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         body += [f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
@@ -102,6 +103,23 @@ def _decoding(metadata) -> str:
     if metadata.decoding == "argmax":
         return f"{head}, each word's best label (argmax)"
     return f"{head}, decoded with Viterbi over the tag sequences IOB2 allows (as `nerkit predict` does)"
+
+
+def score_kind(metadata) -> str:
+    """What an entity's `score` means for this model, and the thresholds it applies by default."""
+    c, t = metadata.calibrator, metadata.thresholds
+    if c is None:
+        text = ("Entity scores are raw (not calibrated): the mean probability of the labels chosen for the entity's "
+                "words. `nerkit evaluate RUN valid.txt --calibrate` calibrates them.")
+    else:
+        types = f"one curve per type for {', '.join(c.per_type)}, " if c.per_type else ""
+        text = (f"Entity scores are calibrated ({c.method} regression, {types}fitted on {c.entities:,} entities of "
+                f"{c.fitted_on or 'the validation split'}): the probability that the entity is exactly right.")
+    if t is not None and any(v > 0 for v in t.per_type.values()):
+        values = ", ".join(f"{k} {v:g}" for k, v in t.per_type.items() if v > 0)
+        text += (f" Entities below these thresholds are dropped by default ({t.objective}, tuned on "
+                 f"{t.tuned_on or 'dev'}): {values}; `--threshold 0` keeps them.")
+    return text
 
 
 def _nerkit_link() -> str:
@@ -229,7 +247,13 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
     return model_id
 
 
-def _card_for(folder: Path, model_id: str) -> str | None:
+def refresh_card(folder: str | Path) -> Path | None:
+    """Rewrite a run's README.md from its files (after nerkit.json changed: a calibrator, thresholds)."""
+    card = _card_for(Path(folder), None)
+    return atomic_write(Path(folder, "README.md"), card) if card is not None else None
+
+
+def _card_for(folder: Path, model_id: str | None) -> str | None:
     """The run's card, its usage snippets naming the repository it is pushed to."""
     recipe = read_recipe(folder)
     if recipe is None:
