@@ -37,12 +37,19 @@ def check_writable_run(model: Any, calibrate: bool, tune_thresholds: bool, min_p
 
 
 def store(run: str | Path, **changes: Any) -> Path:
-    """Change fields of a run's nerkit.json (atomically) and rewrite its card."""
+    """Change fields of a run's nerkit.json (atomically) and rewrite its card (an ONNX folder's with its
+    export section)."""
     from .hub import refresh_card
 
     folder = Path(run)
-    RunMetadata.from_file(folder / FILE, folder).replace(**changes).write(folder)
-    refresh_card(folder)
+    meta = RunMetadata.from_file(folder / FILE, folder).replace(**changes)
+    meta.write(folder)
+    if meta.onnx is not None:
+        from .export import write_card
+
+        write_card(folder, meta)
+    else:
+        refresh_card(folder)
     return folder / FILE
 
 

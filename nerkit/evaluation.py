@@ -58,8 +58,8 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                                        "test": None, split if split in ("train", "validation") else "test": data}),
                          newlines)  # read before the model loads: a mistake in the data is said at once
     tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
-    if threshold is not None:
-        tagger.thresholds = effective(threshold, None, tagger.metadata.entity_types)
+    if threshold is not None:  # checked against the model's types before the words are tagged
+        threshold = effective(threshold, None, tagger.metadata.entity_types)
     sentences = next(iter(corpus.splits.values()))
     unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
     if unknown:
@@ -73,10 +73,11 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     started = time.perf_counter()
     entity_scores = score_section(tagger, model, gold, scores, data, calibrate, tune_thresholds, min_precision)
     tuning = time.perf_counter() - started
-    pred = [[tag for tag, _ in words] for words in tagger.decode(scores)]
+    limits = tagger.thresholds if threshold is None else threshold  # tuned just now, stored, or given
+    pred = [[tag for tag, _ in words] for words in tagger.decode(scores, limits)]
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
-              "decoding": tagger.decoder.decoding, "thresholds": tagger.thresholds}
-    if tagger.thresholds:  # what the thresholds cost or bring: the same words with every entity kept
+              "decoding": tagger.decoder.decoding, "thresholds": limits}
+    if limits:  # what the thresholds cost or bring: the same words with every entity kept
         everything = score(gold, [[tag for tag, _ in words] for words in tagger.decode(scores, threshold=0)], mode)
         report["without_thresholds"] = {k: everything[k] for k in ("precision", "recall", "f1")}
     started = time.perf_counter()
