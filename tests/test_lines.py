@@ -79,8 +79,9 @@ def test_a_trained_model_keeps_its_newlines_rule_and_predict_can_override_it(tra
 
     assert json.loads((trained_run / "nerkit.json").read_text())["newlines"] == "auto"
     seen = []
-    tag_words = Tagger.tag_words
-    monkeypatch.setattr(Tagger, "tag_words", lambda self, s, *a, **k: seen.append(len(s)) or tag_words(self, s, *a, **k))
+    word_scores = Tagger.word_scores
+    monkeypatch.setattr(Tagger, "word_scores",
+                        lambda self, s, *a, **k: seen.append(len(s)) or word_scores(self, s, *a, **k))
     tagger = Tagger.load(str(trained_run))
     text = "Anna Smith\nvisited Paris"
     tagger.predict([text])

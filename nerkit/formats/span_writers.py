@@ -25,17 +25,29 @@ def write_doccano(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
 
 def label_studio_task(result: dict[str, Any], model_version: str = "nerkit") -> dict[str, Any]:
     """One Label Studio task with pre-annotations for the NER template (`<Labels name="label" toName="text">`
-    over `<Text name="text" value="$text">`): one prediction, a score per span, the task's score the
-    lowest span score (Label Studio sorts tasks by it)."""
-    regions = [{"id": f"r{k}", "from_name": "label", "to_name": "text", "type": "labels",
-                "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["label"]]},
-                **({"score": e["score"]} if "score" in e else {})}
-               for k, e in enumerate(result["entities"])]
+    over `<Text name="text" value="$text">`)."""
+    return {"data": {"text": result["text"]},
+            "predictions": [label_studio_prediction(label_studio_regions(result["entities"]), model_version)]}
+
+
+def label_studio_regions(entities: Iterable[dict[str, Any]], from_name: str = "label", to_name: str = "text",
+                         label_of=None) -> list[dict[str, Any]]:
+    """Entities -> Label Studio `labels` regions (character offsets, a score per span); `label_of` maps a
+    model label to the project's label value (default: the same name)."""
+    return [{"id": f"r{k}", "from_name": from_name, "to_name": to_name, "type": "labels",
+             "value": {"start": e["start"], "end": e["end"], "text": e["text"],
+                       "labels": [label_of(e["label"]) if label_of else e["label"]]},
+             **({"score": e["score"]} if "score" in e else {})}
+            for k, e in enumerate(entities)]
+
+
+def label_studio_prediction(regions: list[dict[str, Any]], model_version: str) -> dict[str, Any]:
+    """One prediction: its regions, and its score the lowest span score (Label Studio sorts tasks by it)."""
     prediction: dict[str, Any] = {"model_version": model_version, "result": regions}
     scores = [r["score"] for r in regions if "score" in r]
     if scores:
         prediction["score"] = min(scores)
-    return {"data": {"text": result["text"]}, "predictions": [prediction]}
+    return prediction
 
 
 def write_label_studio_tasks(results: Iterable[dict[str, Any]], out: IO[str], model_version: str = "nerkit") -> None:

@@ -108,13 +108,19 @@ class Tagger:
     def decode(self, scores: Sequence[np.ndarray], threshold: Threshold = None) -> list[list[tuple[str, float]]]:
         """Word scores -> (label, probability) per word; entities below their threshold become O words
         (with O's probability). `threshold` None: the Tagger's thresholds."""
+        return self._decoded(scores, threshold)[0]
+
+    def _decoded(self, scores: Sequence[np.ndarray], threshold: Threshold = None
+                 ) -> tuple[list[list[tuple[str, float]]], list[np.ndarray]]:
+        """Word scores -> (label, probability) per word, thresholds applied, and the label ids decoding chose
+        (before any threshold), per sentence."""
         ids, probs = self.decoder(scores)
         limits = self.thresholds if threshold is None else effective(threshold, None, self.metadata.entity_types)
         tagged = [[(self.labels[i], p) for i, p in zip(row_ids.tolist(), row_p.tolist())]
                   for row_ids, row_p in zip(ids, probs)]
         if limits:
             tagged = [self._drop_below(words, s, limits) for words, s in zip(tagged, scores)]
-        return tagged
+        return tagged, ids
 
     def _drop_below(self, words: list[tuple[str, float]], scores: np.ndarray, limits: dict[str, float]):
         outside = self.metadata.label2id.get("O")
@@ -158,6 +164,13 @@ class Tagger:
         """Raw documents -> {"text", "entities": [{label, start, end, text, score}]}, offsets into the text.
         Sentences end at single newlines as `newlines` says (default: the Tagger's, from training);
         `threshold` (a number or {type: number}; 0: none) replaces the Tagger's thresholds."""
+        return [result for result, _ in self.predict_with_scores(texts, progress, newlines, threshold)]
+
+    def predict_with_scores(self, texts: Iterable[str], progress: bool = False, newlines: str | None = None,
+                            threshold: Threshold = None
+                            ) -> list[tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray, list[str]]]]]:
+        """As `predict`, each result with its sentences' (word log-probabilities [words, labels], chosen label
+        ids [words], words): what informativeness strategies rank texts by (nerkit/informativeness.py)."""
         texts = list(texts)
         newlines = check_newlines(newlines or self.newlines)
         sentences, documents = [], []
@@ -165,10 +178,12 @@ class Tagger:
             for sentence in split_sentences(split_words(text), text, newlines):
                 sentences.append(sentence)
                 documents.append(d)
-        tagged = self.tag_words([[w.text for w in s] for s in sentences], documents, progress, threshold)
-        results: list[dict[str, Any]] = [{"text": text, "entities": []} for text in texts]
-        for words, tags, owner in zip(sentences, tagged, documents):
-            results[owner]["entities"] += entities(texts[owner], words, tags, self.calibrator)
+        scores = self.word_scores([[w.text for w in s] for s in sentences], documents, progress)
+        tagged, ids = self._decoded(scores, threshold)
+        results = [({"text": text, "entities": []}, []) for text in texts]
+        for words, tags, owner, row_scores, row_ids in zip(sentences, tagged, documents, scores, ids):
+            results[owner][0]["entities"] += entities(texts[owner], words, tags, self.calibrator)
+            results[owner][1].append((row_scores, row_ids, [w.text for w in words]))
         return results
 
 

@@ -2,6 +2,7 @@
 
     nerkit serve runs/conll03 --host 127.0.0.1 --port 8080
     curl -s localhost:8080/predict -d '{"texts": ["George Washington went to Washington."]}'
+    # Label Studio: Settings > Model > Connect model, URL http://HOST:8080/label-studio (label_studio.py)
 
 app.py holds the routes, batcher.py gathers concurrent requests into one model call, page.html is the page.
 FastAPI and uvicorn come with `pip install 'nerkit[serve]'`.
@@ -27,6 +28,8 @@ class Limits:
     """What one request may hold: the server's defaults, `nerkit serve`'s options and /info's `limits`."""
     max_texts: int = _option(32, "--max-texts", "texts per request")
     max_chars: int = _option(10_000, "--max-chars", "characters per text")
+    max_tasks: int = _option(1000, "--max-tasks", "Label Studio tasks per /label-studio/predict request (tagged in "
+                                                  "pieces of --max-texts)")
     max_body_bytes: int | None = _option(None, "--max-body-bytes",
                                          "request body size (default: room for the two limits above)")
 
@@ -45,7 +48,7 @@ class Batching:
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int = Limits.max_texts,
-          max_chars: int = Limits.max_chars, max_body_bytes: int | None = None,
+          max_chars: int = Limits.max_chars, max_tasks: int = Limits.max_tasks, max_body_bytes: int | None = None,
           batch_texts: int = Batching.batch_texts, max_wait_ms: float = Batching.max_wait_ms,
           batch_size: int = Batching.batch_size, device: str = "auto", precision: str = "auto",
           newlines: str | None = None, threshold=None) -> int:
@@ -58,15 +61,15 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int 
     except ImportError as err:
         raise ServeError(f"nerkit serve needs FastAPI and uvicorn ({err.name} is missing): "
                          "pip install 'nerkit[serve]'") from None
-    if min(max_texts, max_chars, batch_texts, batch_size, max_body_bytes or 1) < 1 or max_wait_ms < 0:
-        raise ServeError("--max-texts, --max-chars, --max-body-bytes, --batch-texts and --batch-size must be "
+    if min(max_texts, max_chars, max_tasks, batch_texts, batch_size, max_body_bytes or 1) < 1 or max_wait_ms < 0:
+        raise ServeError("--max-texts, --max-chars, --max-tasks, --max-body-bytes, --batch-texts and --batch-size must be "
                          "positive, --max-wait-ms at least 0")
     from ..inference.tagger import load
 
     listener = bind(host, port)  # before loading the model: a port in use fails at once
     tagger = load(model, device=device, batch_size=batch_size, precision=precision, newlines=newlines,
                   threshold=threshold)
-    app = create_app(tagger, model, Limits(max_texts, max_chars, max_body_bytes), batch_texts, max_wait_ms)
+    app = create_app(tagger, model, Limits(max_texts, max_chars, max_tasks, max_body_bytes), batch_texts, max_wait_ms)
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the API has no authentication; put a reverse proxy with TLS and auth "
                        "in front of it (docs/serve.md)", host)

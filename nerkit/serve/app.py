@@ -5,6 +5,7 @@
     GET  /health   {"status": "ok", "queued": 0, "batches": 12}
     GET  /info     labels, entity types, base model, max length, document context, limits, metrics.json
     GET  /         a page that highlights the entities of a pasted text
+    /label-studio  Label Studio's ML backend protocol (label_studio.py), through the same batcher
 
 Every bad request gets a 4xx with a JSON body {"error": "..."}: 400 not JSON, 422 not {"texts": [strings]},
 413 over a limit (body bytes, texts per request, characters per text). A request whose tagging fails
@@ -19,6 +20,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from functools import partial
+from types import SimpleNamespace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..deprecated import moved_names
 from ..formats.html import STYLE, entity_types, label_rules, legend
 from ..thresholds import ThresholdError, check, filter_results
-from . import Batching, Limits
+from . import Batching, Limits, label_studio
 from .batcher import Batcher
+from .bodies import json_type, parse_json, read_body
 
 logger = logging.getLogger(__name__)
 __getattr__ = moved_names(__name__, {"describe": "nerkit.serve.app:model_summary"})
-JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
-              bool: "a boolean", type(None): "null"}
 
 
 def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batch_texts: int = Batching.batch_texts,
@@ -87,6 +88,12 @@ def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batc
     async def model_info() -> dict[str, Any]:
         return info
 
+    async def submit_at_default(texts: list[str]) -> list[dict[str, Any]]:  # Label Studio: the server's thresholds
+        return filter_results(await batcher.submit(texts), default or {})
+
+    app.include_router(label_studio.router(SimpleNamespace(submit=submit_at_default), info["entity_types"], limits,
+                                           label_studio.model_version(model)), prefix="/label-studio")
+
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
         return HTMLResponse(page)
@@ -94,28 +101,12 @@ def create_app(tagger, model: str | None = None, limits: Limits = Limits(), batc
     return app
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"request body exceeds the limit of {limit} bytes")
-    return bytes(body)
-
-
 def parse_request(body: bytes, limits: Limits) -> tuple[list[str], Any]:
     """{"texts": [str, ...], "threshold": number or {type: number} (optional)} -> (texts, threshold or None),
     or the HTTP error that says what is wrong with the request."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise HTTPException(400, f"request body is not valid JSON: {err}") from None
+    payload = parse_json(body)
     if not isinstance(payload, dict):
-        raise HTTPException(422, f'expected a JSON object {{"texts": [string, ...]}}, got {_json_type(payload)}')
+        raise HTTPException(422, f'expected a JSON object {{"texts": [string, ...]}}, got {json_type(payload)}')
     if "texts" not in payload:
         raise HTTPException(422, f"missing field `texts` (a list of strings); got keys: {', '.join(payload) or 'none'}")
     if set(payload) - {"texts", "threshold"}:
@@ -123,15 +114,15 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], Any]:
                                  "and \"threshold\" are accepted")
     threshold = payload.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float, dict))):
-        raise HTTPException(422, f'"threshold" must be a number or an object {{"TYPE": number}}, got {_json_type(threshold)}')
+        raise HTTPException(422, f'"threshold" must be a number or an object {{"TYPE": number}}, got {json_type(threshold)}')
     texts = payload["texts"]
     if not isinstance(texts, list):
-        raise HTTPException(422, f'"texts" must be an array of strings, got {_json_type(texts)}')
+        raise HTTPException(422, f'"texts" must be an array of strings, got {json_type(texts)}')
     if len(texts) > limits.max_texts:
         raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise HTTPException(422, f"texts[{i}] must be a string, got {_json_type(text)}")
+            raise HTTPException(422, f"texts[{i}] must be a string, got {json_type(text)}")
         if len(text) > limits.max_chars:
             raise HTTPException(413, f"texts[{i}] has {len(text)} characters; the limit is {limits.max_chars}")
         try:
@@ -169,6 +160,3 @@ def render_page(info: dict[str, Any]) -> str:
             .replace("<!--MODEL-->", html.escape(about))
             .replace("/*MAX_CHARS*/", str(info["limits"]["max_chars"])))
 
-
-def _json_type(value: Any) -> str:
-    return JSON_TYPES.get(type(value), type(value).__name__)
