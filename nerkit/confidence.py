@@ -42,14 +42,8 @@ def store(run: str | Path, **changes: Any) -> Path:
     from .hub import refresh_card
 
     folder = Path(run)
-    meta = RunMetadata.from_file(folder / FILE, folder).replace(**changes)
-    meta.write(folder)
-    if meta.onnx is not None:
-        from .export import write_card
-
-        write_card(folder, meta)
-    else:
-        refresh_card(folder)
+    RunMetadata.from_file(folder / FILE, folder).replace(**changes).write(folder)
+    refresh_card(folder)
     return folder / FILE
 
 

@@ -248,18 +248,40 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
 
 
 def refresh_card(folder: str | Path) -> Path | None:
-    """Rewrite a run's README.md from its files (after nerkit.json changed: a calibrator, thresholds)."""
+    """Write a run's README.md from its files (after a training, an export, or a change of nerkit.json: a
+    calibrator, thresholds); None when there is nothing to say (no recipe, no export)."""
     card = _card_for(Path(folder), None)
     return atomic_write(Path(folder, "README.md"), card) if card is not None else None
 
 
 def _card_for(folder: Path, model_id: str | None) -> str | None:
-    """The run's card, its usage snippets naming the repository it is pushed to."""
-    recipe = read_recipe(folder)
-    if recipe is None:
-        return None
-    results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
-    return card_text(recipe, results, RunMetadata.from_file(folder / METADATA, folder), model_id)
+    """The run's card, its usage snippets naming the repository it is pushed to; an ONNX export's with a
+    section on the export."""
+    recipe, meta = read_recipe(folder), RunMetadata.from_file(folder / METADATA, folder)
+    card = None
+    if recipe is not None:
+        results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
+        card = card_text(recipe, results, meta, model_id)
+    if meta.onnx is not None:
+        card = (card or "") + "\n".join(onnx_section(meta)) + "\n"
+    return card
+
+
+def onnx_section(meta: RunMetadata) -> list[str]:
+    """What `nerkit export` made of the model, and its int8 check."""
+    fused = ", ".join(sorted(meta.onnx.fused)) or "none"
+    lines = ["## ONNX export", "",
+             f"`{meta.onnx.file}` is this model exported with `nerkit export` (opset {meta.onnx.opset}, classifier "
+             "head included, dynamic batch and sequence axes), its layers fused into ONNX Runtime's own operators "
+             f"({fused}): it runs in ONNX Runtime on the CPU, with the same tokenizer, windows and offsets as the "
+             "PyTorch model, and not in other ONNX runtimes.", ""]
+    q = meta.quantization
+    if q:
+        lines += [f"Weights are quantized to int8 ({q['method']}, {'per channel' if q['per_channel'] else 'per tensor'}). "
+                  f"Entity F1 on `{q['check_data']}`: int8 {q['f1_int8']:.4f}, fp32 {q['f1_fp32']:.4f} "
+                  f"(drop {q['f1_drop']:.4f}; allowed {q['max_drop']})"
+                  + (", **written anyway with --force**." if q["forced"] else "."), ""]
+    return lines
 
 
 def merged_folder(directory: Path, metadata: RunMetadata | None = None) -> Path:
