@@ -13,10 +13,55 @@ from .errors import NerkitError, UsageError
 
 def train_command(args) -> int:
     from .config import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.seeds:
+        from .seeds import train_seeds
+
+        train_seeds(recipe, args.seeds, overwrite=args.overwrite)
+        return 0
     from .training import train
 
-    train(load_recipe(args.recipe, args.overrides), overwrite=args.overwrite)
+    train(recipe, overwrite=args.overwrite)
     return 0
+
+
+def compare_command(args) -> int:
+    from .compare import compare, format_comparison
+    from .config import DataConfig, flag_names
+
+    check_inference_options(args)
+    if args.resamples < 1:
+        raise UsageError(f"--resamples must be a positive integer, got {args.resamples}")
+    with flag_names():
+        report = compare(args.a, args.b, args.data, mode=args.mode, data_config=from_options(DataConfig, args),
+                         resamples=args.resamples, seed=args.seed, output=args.output, device=args.device,
+                         batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
+                         decoding=args.decoding)
+    print(format_comparison(report))
+    return 0
+
+
+def tune_command(args) -> int:
+    from .config import load_recipe
+    from .tune import tune
+
+    tune(load_recipe(args.recipe, args.overrides), args.trials, timeout=args.timeout, resume=args.resume,
+         n_jobs=args.n_jobs)
+    return 0
+
+
+def duration(text: str) -> float:
+    """--timeout: seconds, or a number with s, m or h (90m, 2h)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; expected seconds or e.g. 90m, 2h") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a timeout must be above zero")
+    return seconds
 
 
 class RecipeHelp(argparse.Action):
@@ -130,9 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", default=[], help="dotted overrides: training.learning_rate=3e-5 lora.r=8 lora=null")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir (it is cleared first)")
+    train.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                       help="one run per seed in output_dir/seed-N, then output_dir/summary.json (mean, sd, "
+                            "95%% interval; the best seed on dev); put it after the overrides")
     train.add_argument("--help-recipe", action=RecipeHelp, help="list every recipe key with its type, default and help")
     train.set_defaults(func=train_command)
     _init_parser(commands)
+    _tune_parser(commands)
+    _compare_parser(commands)
 
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
@@ -278,6 +328,35 @@ def _init_parser(commands) -> None:
     init.add_argument("--validation", help="with --data: your validation file")
     init.add_argument("--test", help="with --data: your test file")
     init.set_defaults(func=init_command)
+
+
+def _compare_parser(commands) -> None:
+    from .config import DataConfig, EvalConfig
+
+    compare = commands.add_parser("compare", help="is model A better than model B on a labelled file? paired "
+                                                  "bootstrap and approximate randomisation")
+    compare.add_argument("a", help="model A: run folder, seeded parent folder (its best-dev seed) or Hub id")
+    compare.add_argument("b", help="model B, the same")
+    compare.add_argument("data", help="labelled file both models tag (CoNLL, JSON Lines, JSON or Parquet)")
+    compare.add_argument("--output", help="the comparison as JSON")
+    compare.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples and randomisation trials")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    add_options(compare, EvalConfig)
+    add_options(compare, DataConfig)
+    _inference_options(compare)
+    compare.set_defaults(func=compare_command)
+
+
+def _tune_parser(commands) -> None:
+    tune = commands.add_parser("tune", help="search hyperparameters with Optuna over the recipe's tune: section")
+    tune.add_argument("recipe")
+    tune.add_argument("overrides", nargs="*", default=[], help="dotted overrides, as for nerkit train")
+    tune.add_argument("--trials", type=int, default=20, help="trials the study runs in all (resumed ones included)")
+    tune.add_argument("--timeout", type=duration, help="stop starting trials after this long: seconds, 90m, 2h")
+    tune.add_argument("--resume", action="store_true", help="continue the study in output_dir (or join it from "
+                                                            "a second process)")
+    tune.add_argument("--n-jobs", type=int, default=1, help="trials run at once in this process (threads)")
+    tune.set_defaults(func=tune_command)
 
 
 def _newlines_option(parser: argparse.ArgumentParser) -> None:

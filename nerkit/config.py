@@ -158,6 +158,22 @@ class HubConfig:
 
 
 @dataclass
+class TuneConfig:
+    metric: str = _help("What `nerkit tune` optimises: validation.f1 | validation.precision | validation.recall | "
+                        "validation.macro_f1 | validation.accuracy (never a test score).", "validation.f1")
+    direction: str = _help("maximize | minimize the metric.", "maximize", choices=("maximize", "minimize"))
+    space: dict[str, Any] | None = _help("Recipe key -> values to search: a list (one of them) or {low, high, log, "
+                                         "step} (a number range). Default: training.learning_rate {low: 1e-5, high: "
+                                         "5e-4, log: true}, training.per_device_train_batch_size [16, 32], "
+                                         "training.warmup_steps {low: 0.0, high: 0.2} (a fraction of the steps), "
+                                         "and lora.r [8, 16, 32] when the recipe has lora.", None)
+    pruner: str = _help("median (stop a trial whose intermediate dev score trails the median of earlier trials at "
+                        "the same step) | none.", "median", choices=("median", "none"))
+    eval_steps: int | None = _help("Trials score the validation split every this many steps (what the pruner "
+                                   "reads; default: the recipe's own evaluation schedule).", None)
+
+
+@dataclass
 class Recipe:
     model: ModelConfig = _help("The encoder to fine-tune (required).")
     data: DataConfig = _help("Where the data comes from and how it is encoded.", default_factory=DataConfig)
@@ -166,6 +182,7 @@ class Recipe:
     training: dict[str, Any] = _help("Keyword arguments of transformers.TrainingArguments.", default_factory=dict)
     lora: LoraConfig | None = _help("LoRA through PEFT; absent or null means full fine-tuning.", None)
     hub: HubConfig | None = _help("Pushing to the Hugging Face Hub.", None)
+    tune: TuneConfig | None = _help("`nerkit tune`: the search (docs/experiments.md); training ignores it.", None)
 
     @property
     def output_dir(self) -> str | None:
@@ -176,7 +193,7 @@ class Recipe:
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "eval": EvalConfig, "lora": LoraConfig, "hub": HubConfig,
-            "text": TextConfig}
+            "text": TextConfig, "tune": TuneConfig}
 
 
 # PyYAML follows YAML 1.1, where `3e-5` is a string and `no` / `on` are booleans (so
@@ -259,7 +276,9 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
 
 
 def _check_choices(recipe: Recipe, source: str) -> None:
-    for section in ("data", "eval"):
+    for section in ("data", "eval", "tune"):
+        if getattr(recipe, section) is None:
+            continue
         for f in dataclasses.fields(SECTIONS[section]):
             value, choices = getattr(getattr(recipe, section), f.name), f.metadata.get("choices")
             if choices and value not in choices:

@@ -23,6 +23,7 @@ from .inference.tagger import Tagger
 from .lines import check_newlines
 from .run import RECIPE, SPLITS, data_file, read_recipe
 from .sources import resolve
+from .summary import best_run
 from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
@@ -48,33 +49,20 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     cfg = data_config or DataConfig()
     check_writable_run(model, calibrate, tune_thresholds, min_precision, threshold)
-    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(model, RECIPE).is_file():
+    if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(best_run(model), RECIPE).is_file():
         split = data
-        data, cfg = run_data(model, data)  # the run's own file, read as its recipe says
-    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
-        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
-    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
-    corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
-                                       "test": None, split if split in ("train", "validation") else "test": data}),
-                         newlines)  # read before the model loads: a mistake in the data is said at once
-    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
-    if threshold is not None:  # checked against the model's types before the words are tagged
-        threshold = effective(threshold, None, tagger.metadata.entity_types)
-    sentences = next(iter(corpus.splits.values()))
-    unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
-    if unknown:
-        raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
+        data, cfg = run_data(best_run(model), data)  # the run's own file (a seeded folder: its best seed's)
+    if threshold is not None and isinstance(model, Tagger):  # checked before the words are tagged
+        effective(threshold, None, model.metadata.entity_types)
+    elif threshold is not None:
+        tagger_kwargs["threshold"] = threshold  # Tagger.load checks it against the model's types
+    corpus, sentences, scores, tagger, newlines = score_file(model, data, split, cfg, newlines, **tagger_kwargs)
     gold = [s["tags"] for s in sentences]
-    documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
-    if documents and all(d < 0 for d in documents):
-        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
-                       "trained with document context but is scored sentence by sentence", data)
-    scores = tagger.word_scores([s["tokens"] for s in sentences], documents, progress=True)
     started = time.perf_counter()
     entity_scores = score_section(tagger, model, gold, scores, data, calibrate, tune_thresholds, min_precision)
     tuning = time.perf_counter() - started
-    limits = tagger.thresholds if threshold is None else threshold  # tuned just now, stored, or given
-    pred = [[tag for tag, _ in words] for words in tagger.decode(scores, limits)]
+    limits = tagger.thresholds if threshold is None else effective(threshold, None, tagger.metadata.entity_types)
+    pred = [[tag for tag, _ in words] for words in tagger.decode(scores, limits)]  # tuned just now, stored, or given
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
               "decoding": tagger.decoder.decoding, "thresholds": limits}
     if limits:  # what the thresholds cost or bring: the same words with every entity kept
@@ -129,6 +117,37 @@ def write_predictions(path: str, sentences, pred) -> None:
     for sentence, tags in zip(sentences, pred):
         lines += [f"{word} {gold} {tag}" for word, gold, tag in zip(sentence["tokens"], sentence["tags"], tags)] + [""]
     atomic_write(path, "\n".join(lines) + "\n")
+
+
+def tag_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlines: str | None = None,
+             **tagger_kwargs) -> tuple[Any, list[dict], list[list[str]], Tagger, str]:
+    """`data` read as `split` and tagged word by word with the model's own settings (its thresholds too):
+    (corpus, sentences, predicted tags per sentence, tagger, newlines rule). What compare pairs."""
+    corpus, sentences, scores, tagger, newlines = score_file(model, data, split, cfg, newlines, **tagger_kwargs)
+    return corpus, sentences, [[tag for tag, _ in words] for words in tagger.decode(scores)], tagger, newlines
+
+
+def score_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlines: str | None = None,
+               **tagger_kwargs) -> tuple[Any, list[dict], list, Tagger, str]:
+    """`data` read as `split` and its words' label log-probabilities from the model, with its own settings:
+    (corpus, sentences, word scores per sentence, tagger, newlines rule). What evaluate scores."""
+    if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
+        newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
+    newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
+    corpus = load_corpus(DataConfig(**{**cfg.__dict__, "dataset": None, "train": None, "validation": None,
+                                       "test": None, split if split in ("train", "validation") else "test": data}),
+                         newlines)  # read before the model loads: a mistake in the data is said at once
+    tagger = model if isinstance(model, Tagger) else Tagger.load(model, precision="fp32", **tagger_kwargs)
+    sentences = next(iter(corpus.splits.values()))
+    unknown = sorted({t[2:] for s in sentences for t in s["tags"] if t != "O"} - {l[2:] for l in tagger.labels if l != "O"})
+    if unknown:
+        raise DataError(f"{data}: entity types {unknown} are not among the model's labels {tagger.labels}")
+    documents = [s["document"] for s in sentences] if tagger.encoder.context_size else None
+    if documents and all(d < 0 for d in documents):
+        logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
+                       "trained with document context but is scored sentence by sentence", data)
+    scores = tagger.word_scores([s["tokens"] for s in sentences], documents, progress=True)
+    return corpus, sentences, scores, tagger, newlines
 
 
 def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:

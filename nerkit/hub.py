@@ -21,6 +21,7 @@ from .label_mapping import card_line
 from .errors import HubError
 from .metadata import RunMetadata
 from .run import MERGED, MERGED_FROM, METADATA, RECIPE, adapter_hash, check_complete, files_to_push, read_recipe
+from .summary import best_run, read_summary
 from .writing import atomic_write, redact
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def card_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
     return recipe
 
 
-def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
+def card_text(recipe, results, metadata, model_id: str | None = None, seeds: dict[str, Any] | None = None) -> str:
     from huggingface_hub import ModelCard
 
     recipe = card_recipe(recipe)
@@ -86,7 +87,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
             "| split | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
-    body += _agreement(metadata) + _repairs(metadata) + card_line(metadata.continued_from, metadata.rehearsal)
+    body += _over_seeds(seeds) + _agreement(metadata) + _repairs(metadata) + card_line(metadata.continued_from, metadata.rehearsal)
     body += ["", score_kind(metadata)]
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -96,6 +97,22 @@ def card_text(recipe, results, metadata, model_id: str | None = None) -> str:
                                                     if recipe.get(k) is not None}), "```", ""]
     body += _usage(model_id, metadata) + _limitations(recipe, metadata)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(body) + "\n"))
+
+
+def _over_seeds(summary: dict[str, Any] | None) -> list[str]:
+    """A seeded run's card: the spread over its seeds beside the chosen (best-dev) model's figures."""
+    if not summary:
+        return []
+    rows = ["", f"This model is seed {summary['best_seed']}, the best on {summary['best_by'].split('.')[0]} of "
+                f"{len(summary['seeds'])} runs of the same recipe (seeds {', '.join(map(str, summary['seeds']))}). "
+                "Over those seeds (mean ± sample sd, 95% t-interval of the mean):", "",
+            "| split | F1 mean ± sd | 95% interval | min | max |", "|---|---|---|---|---|"]
+    for split, values in summary["splits"].items():
+        f1 = values["f1"]
+        rows.append(f"| {split} | {f1['mean']:.4f} ± {f1['sd']:.4f} | {f1['ci95'][0]:.4f} to {f1['ci95'][1]:.4f} | "
+                    f"{f1['min']:.4f} | {f1['max']:.4f} |" if f1["sd"] is not None else
+                    f"| {split} | {f1['mean']:.4f} | | {f1['min']:.4f} | {f1['max']:.4f} |")
+    return rows
 
 
 def _decoding(metadata) -> str:
@@ -221,7 +238,8 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
         return None
     token = check_push(model_id, token)
     from huggingface_hub import CommitOperationAdd, HfApi
-    folder = Path(directory)
+    seeds = read_summary(directory)
+    folder = best_run(directory)  # a seeded parent folder: its best-dev seed
     if not (folder / METADATA).is_file():
         raise HubError(f"{folder} is not a finished nerkit run (no {METADATA}); nothing was uploaded")
     check_complete(folder)
@@ -230,7 +248,7 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
     names = files_to_push(folder)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
                   for name in names if name != "README.md"]
-    card = _card_for(folder, model_id)
+    card = _card_for(folder, model_id, seeds)
     if card is not None:
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
         names = sorted({*names, "README.md"})
@@ -254,14 +272,14 @@ def refresh_card(folder: str | Path) -> Path | None:
     return atomic_write(Path(folder, "README.md"), card) if card is not None else None
 
 
-def _card_for(folder: Path, model_id: str | None) -> str | None:
+def _card_for(folder: Path, model_id: str | None, seeds: dict[str, Any] | None = None) -> str | None:
     """The run's card, its usage snippets naming the repository it is pushed to; an ONNX export's with a
     section on the export."""
     recipe, meta = read_recipe(folder), RunMetadata.from_file(folder / METADATA, folder)
     card = None
     if recipe is not None:
         results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
-        card = card_text(recipe, results, meta, model_id)
+        card = card_text(recipe, results, meta, model_id, seeds)
     if meta.onnx is not None:
         card = (card or "") + "\n".join(onnx_section(meta)) + "\n"
     return card

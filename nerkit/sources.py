@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import ModelError
 from .metadata import FILE as METADATA, RunMetadata
 from .run import allowed_files, check_complete
+from .summary import best_run
 
 
 @dataclass
@@ -33,10 +34,13 @@ class Source:
 
 
 def resolve(name: str | Path, revision: str | None = None, token: str | None = None) -> Source:
-    """A local run or model folder, or a Hub id (cache, HF_HUB_OFFLINE, token and revision honoured)."""
+    """A local run or model folder (a seeded parent folder: its best-dev seed's run), or a Hub id (cache,
+    HF_HUB_OFFLINE, token and revision honoured)."""
     name = str(name)
     path = Path(name)
     if path.is_dir():
+        path = best_run(path)
+        name = str(path)
         if revision:
             raise ModelError(f"{name} is a local directory; a revision is only for Hub model ids")
         check_complete(path, name)

@@ -147,11 +147,12 @@ def log_probabilities(logits, labels):
     return (logits[0] if isinstance(logits, tuple) else logits).float().log_softmax(-1)
 
 
-def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
+def train(recipe: Recipe, overwrite: bool = False, callbacks: list | tuple = ()) -> dict[str, dict[str, Any]]:
     """Train, evaluate the configured splits, save; returns {split: metrics}. A non-empty output_dir is
     refused unless this run resumes it or `overwrite` (training.overwrite_output_dir) clears it. Everything
     that can be checked is checked before output_dir is touched; a run that fails before its first
-    checkpoint removes what it wrote, so the same command starts again."""
+    checkpoint removes what it wrote, so the same command starts again. `callbacks`: more TrainerCallbacks
+    (nerkit tune's pruner)."""
     from transformers import set_seed
 
     args = training_arguments(recipe)
@@ -175,14 +176,14 @@ def train(recipe: Recipe, overwrite: bool = False) -> dict[str, dict[str, Any]]:
             begin(args.output_dir, recipe.to_dict(), overwrite, recipe.training.get("resume_from_checkpoint"))
     try:
         set_seed(args.seed)
-        return train_and_save(recipe, args, corpus, plan, encoder)
+        return train_and_save(recipe, args, corpus, plan, encoder, callbacks)
     except BaseException:
         if args.should_save:
             abandon(args.output_dir, remove_folder=not existed)
         raise
 
 
-def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict[str, dict[str, Any]]:
+def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder, callbacks=()) -> dict[str, dict[str, Any]]:
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback
 
     from .heads import attach_crf, find_crf
@@ -211,7 +212,7 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder) -> dict
     crf = find_crf(model)
     metrics_fn = WordMetrics(features["validation"], datasets["validation"], labels, recipe.eval.mode,
                              recipe.eval.decoding, crf) if "validation" in features else None
-    callbacks = []
+    callbacks = list(callbacks)
     if recipe.eval.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.eval.early_stopping_patience))
     trainer = NerTrainer(

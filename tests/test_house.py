@@ -112,7 +112,7 @@ def test_public_train_and_evaluate_are_the_library_functions():
     from nerkit.training import train
 
     assert nerkit.train is train and nerkit.evaluate is evaluate
-    assert list(inspect.signature(nerkit.train).parameters) == ["recipe", "overwrite"]
+    assert list(inspect.signature(nerkit.train).parameters) == ["recipe", "overwrite", "callbacks"]
 
 
 def two_steps(tiny_model, out: Path) -> dict:

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 28's measurements on MiniLM / CoNLL-2003 (docs/benchmarks.md, "Seeds, significance and tuning").
+# Each training takes the machine-wide training lock on its own, so other queues interleave; one thread each.
+#   bash benchmarks/experiments.sh interleaved  # noise 42, context 42, noise 43, ... (what ran on the shared lock)
+#   bash benchmarks/experiments.sh noise     # --seeds 42..46 at 400 steps: the sd of test F1
+#   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
+#   bash benchmarks/experiments.sh compare   # nerkit compare of the two (seeds 42..44 each)
+#   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
+#   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
+set -euo pipefail
+export OMP_NUM_THREADS=1  # one thread: the other core serves everyone's tests (a 2-thread step waits on both cores)
+OUT=${OUT:-/work/models/experiments}
+LOCK=${LOCK:-/work/models/train.lock}
+RECIPE=recipes/conll03-minilm.yaml
+STEPS="training.max_steps=400"
+
+seeded() {  # seeded PARENT SEEDS... -- OVERRIDES...: one flock per seed, then the summary over all of them
+  local parent=$1; shift; local seeds=(); while [[ $1 != -- ]]; do seeds+=("$1"); shift; done; shift
+  for seed in "${seeds[@]}"; do
+    [[ -f $parent/seed-$seed/nerkit.json && ! -f $parent/seed-$seed/INCOMPLETE ]] && continue  # finished earlier
+    /usr/bin/time -f "seed $seed: %e s wall" flock "$LOCK" nerkit train $RECIPE "$@" \
+      training.output_dir="$parent" training.resume_from_checkpoint=true --seeds "$seed"
+  done
+  nerkit train $RECIPE "$@" training.output_dir="$parent" training.resume_from_checkpoint=true --seeds "${seeds[@]}"
+}
+
+one() {  # one seed of one arm (noise | context), then that arm's summary over the seeds it has
+  local arm=$1 seed=$2; shift 2
+  seeded "$OUT/$arm" "$seed" -- $STEPS "$@"
+  local have=(); for d in "$OUT/$arm"/seed-*; do [[ -f $d/nerkit.json && ! -f $d/INCOMPLETE ]] && have+=("${d##*-}"); done
+  nerkit train $RECIPE $STEPS "$@" training.output_dir="$OUT/$arm" training.resume_from_checkpoint=true --seeds "${have[@]}"
+}
+
+case ${1:?stage} in
+  interleaved)  # on a shared lock, both arms' first seeds before the noise arm's last ones
+    one noise 42; one context 42 data.context=document; one noise 43; one context 43 data.context=document
+    one noise 44; one context 44 data.context=document; one noise 45; one noise 46 ;;
+  noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
+  context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
+  compare) # the default arm: noise's seeds 42-44 (linked, not retrained), then the two seeded folders compared
+    mkdir -p "$OUT/default-3"
+    for seed in 42 43 44; do ln -sfn "../noise/seed-$seed" "$OUT/default-3/seed-$seed"; done
+    nerkit train $RECIPE $STEPS training.output_dir="$OUT/default-3" training.resume_from_checkpoint=true --seeds 42 43 44
+    /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/context" "$OUT/default-3" \
+      ../shared/data/conll2003/test.txt --output "$OUT/compare-context.json" ;;
+  tune)    # one flock per trial: the study resumes trial by trial (--trials counts the study's finished trials)
+    for n in $(seq 1 "${TRIALS:-16}"); do
+      /usr/bin/time -f "trial $n: %e s wall" flock "$LOCK" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
+        training.output_dir="$OUT/tune" --trials "$n" $([[ $n -gt 1 ]] && echo --resume)
+    done ;;
+  *) echo "unknown stage $1" >&2; exit 2 ;;
+esac
