@@ -104,6 +104,18 @@ def predict_command(args) -> int:
                       threshold=args.threshold)
 
 
+def select_command(args) -> int:
+    from .selection import Selection, select_to
+
+    check_inference_options(args)
+    return select_to(args.model, from_options(Selection, args), args.output, input=args.input, fmt=args.format,
+                     text_field=args.text_field, dataset=args.dataset, split=args.split,
+                     dataset_config=args.dataset_config, input_format=args.input_format,
+                     skip_invalid=args.skip_invalid, chunk_size=args.chunk_size, resume=args.resume,
+                     device=args.device, batch_size=args.batch_size, precision=args.precision,
+                     revision=args.revision, newlines=args.newlines, decoding=args.decoding)
+
+
 def evaluate_command(args) -> int:
     from .config import DataConfig, flag_names
     from .confidence import format_scores
@@ -187,13 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
     predict.add_argument("texts", nargs="*", default=[], help="documents; without them --input or stdin is read")
-    predict.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
-    predict.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
-                         help="auto: from the suffix (--text-field alone means JSON Lines)")
-    predict.add_argument("--dataset", help="a Hub dataset id or local dataset folder, streamed")
-    predict.add_argument("--split", default="train", help="--dataset split")
-    predict.add_argument("--dataset-config", help="--dataset configuration name")
-    predict.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
+    _input_options(predict)
     predict.add_argument("--output", help="write here instead of stdout (atomically: OUT.partial, renamed when done)")
     predict.add_argument("--format", choices=["jsonl", "parquet", "conll", "pretty", "html", "label-studio", "doccano", "spans"],
                          help="default: from the --output suffix; pretty on a terminal, else jsonl; html: one page with the entities "
@@ -201,8 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "spans: pre-annotations each tool imports")
     predict.add_argument("--skip-invalid", action="store_true",
                          help="write {\"line\": N, \"error\": ...} in place of a bad record instead of stopping")
-    predict.add_argument("--chunk-size", type=int, default=1000, help="documents tagged and written at a time")
-    predict.add_argument("--resume", action="store_true", help="continue an interrupted run where its output ends")
+    _chunk_options(predict)
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                          help="auto: bf16 where the hardware supports it natively (an ONNX folder runs as exported)")
@@ -247,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="write the int8 model even if its F1 drops too much")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset")
     export.set_defaults(func=export_command)
+
+    _select_parser(commands)
 
     serve = commands.add_parser("serve", help="an HTTP API with dynamic batching and a page that highlights entities")
     serve.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
@@ -321,6 +328,26 @@ def from_options(settings: type, args):
     return settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings) if f.metadata.get("flag")})
 
 
+def _select_parser(commands) -> None:
+    from .selection import Selection
+    from .selection_io import FORMATS
+
+    select = commands.add_parser("select", help="pick the unlabelled texts most worth labelling next, with the "
+                                               "model's pre-annotations (active learning)")
+    select.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
+    _input_options(select)
+    select.add_argument("--output", required=True, help="the picks, most informative first (written when done)")
+    select.add_argument("--format", choices=FORMATS, help="default: label-studio (tasks with predictions); jsonl "
+                                                          "for a .jsonl output")
+    add_options(select, Selection)
+    select.add_argument("--skip-invalid", action="store_true", help="leave out bad records (counted) instead of stopping")
+    _chunk_options(select)
+    _inference_options(select)
+    select.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="auto: bf16 where the hardware supports it natively")
+    select.set_defaults(func=select_command)
+
+
 def _init_parser(commands) -> None:
     init = commands.add_parser("init", help="write a recipe that trains as written (offline model, sample data)")
     init.add_argument("recipe", nargs="?", default="recipe.yaml", help="the recipe to write (default: recipe.yaml)")
@@ -328,6 +355,22 @@ def _init_parser(commands) -> None:
     init.add_argument("--validation", help="with --data: your validation file")
     init.add_argument("--test", help="with --data: your test file")
     init.set_defaults(func=init_command)
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    """Where documents come from: what `nerkit predict` and `nerkit select` read."""
+    parser.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
+    parser.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
+                        help="auto: from the suffix (--text-field alone means JSON Lines)")
+    parser.add_argument("--dataset", help="a Hub dataset id or local dataset folder, streamed")
+    parser.add_argument("--split", default="train", help="--dataset split")
+    parser.add_argument("--dataset-config", help="--dataset configuration name")
+    parser.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
+
+
+def _chunk_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-size", type=int, default=1000, help="documents tagged and written at a time")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run where its output ends")
 
 
 def _compare_parser(commands) -> None:
