@@ -98,8 +98,9 @@ def write_report(output: str, report: dict[str, Any], confusion: Counter) -> Non
     atomic_write(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
     section = report["entity_scores"]
     atomic_write(Path(output).with_suffix(".reliability.png"), lambda path: plot_reliability(section["reliability"], path))
-    atomic_write(Path(output).with_suffix(".pr.png"), lambda path: plot_pr_curves(section["pr_curves"], path,
-                                                                                  report["thresholds"]))
+    chosen = {kind: (values["recall"], values["precision"]) for kind, values in report["per_type"].items()
+              if kind in report["thresholds"]}
+    atomic_write(Path(output).with_suffix(".pr.png"), lambda path: plot_pr_curves(section["pr_curves"], path, chosen))
 
 
 def add_intervals(report: dict[str, Any], gold, pred, mode: str, resamples: int, seed: int) -> None:

@@ -37,15 +37,15 @@ def plot_reliability(diagrams: dict[str, list[dict[str, Any]]], path: str | Path
 
 
 def plot_pr_curves(curves: dict[str, dict[str, list[float]]], path: str | Path,
-                   chosen: dict[str, float] | None = None) -> Path:
-    """Precision against recall per type as the score threshold rises; the thresholds in force marked."""
+                   chosen: dict[str, tuple[float, float]] | None = None) -> Path:
+    """Precision against recall per type as the score threshold rises; `chosen`: {type: (recall, precision)}
+    at the thresholds in force, marked with a dot."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     for kind, points in curves.items():
         line, = ax.plot(points["recall"], points["precision"], label=kind)
         if chosen and kind in chosen:
-            at = min(range(len(points["threshold"])), key=lambda i: abs(points["threshold"][i] - chosen[kind]))
-            ax.plot(points["recall"][at], points["precision"][at], marker="o", color=line.get_color())
+            ax.plot(*chosen[kind], marker="o", color=line.get_color())
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)
