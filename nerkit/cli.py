@@ -100,7 +100,8 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision, newlines=args.newlines, decoding=args.decoding)
+                      revision=args.revision, newlines=args.newlines, decoding=args.decoding,
+                      threshold=args.threshold)
 
 
 def select_command(args) -> int:
@@ -117,16 +118,27 @@ def select_command(args) -> int:
 
 def evaluate_command(args) -> int:
     from .config import DataConfig, flag_names
+    from .confidence import format_scores
     from .evaluation import evaluate, format_errors
     from .metrics import format_table
+    from .partial_match import format_partial
 
     check_inference_options(args)
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be 0 (no intervals) or a number of resamples, got {args.bootstrap}")
     with flag_names():  # errors name --scheme, not data.scheme
         report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output,
                           data_config=from_options(DataConfig, args), device=args.device,
                           batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
-                          decoding=args.decoding)
+                          decoding=args.decoding, threshold=args.threshold, calibrate=args.calibrate,
+                          tune_thresholds=args.tune_thresholds, min_precision=args.min_precision,
+                          predictions=args.predictions, resamples=args.bootstrap, seed=args.seed)
     print(format_table({args.split: report}))
+    if "without_thresholds" in report:
+        w = report["without_thresholds"]
+        print(f"without thresholds: precision {w['precision']:.4f} recall {w['recall']:.4f} f1 {w['f1']:.4f}")
+    print(format_partial(report["partial_match"]))
+    print(format_scores(report["entity_scores"]))
     print(format_errors(report["errors"]))
     if report["repaired_tags"]:
         print(f"gold tags repaired: {report['repaired_tags']} continuation tags that continued no entity, read as "
@@ -140,9 +152,11 @@ def evaluate_command(args) -> int:
 
 def serve_command(args) -> int:
     from .serve import Batching, Limits, serve
+    from .thresholds import parse
 
+    args.threshold = parse(args.threshold) if args.threshold is not None else None
     return serve(args.model, host=args.host, port=args.port, device=args.device, precision=args.precision,
-                 newlines=args.newlines, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
+                 newlines=args.newlines, threshold=args.threshold, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
 
 
 def push_command(args) -> int:
@@ -204,7 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file; or validation / test: the run's own "
                                        "file of that split, from any folder")
     evaluate.add_argument("--split", default="test", help="name used in the report")
-    evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
+    evaluate.add_argument("--output", help="report JSON (beside it: the confusion matrix .png, the reliability "
+                                           "diagram .reliability.png and the precision-recall curves .pr.png)")
+    evaluate.add_argument("--predictions", help="write word, gold tag and predicted tag per line (what conlleval reads)")
+    evaluate.add_argument("--calibrate", action="store_true",
+                          help="fit the entity-score calibrator on this file and store it in the run's nerkit.json")
+    evaluate.add_argument("--tune-thresholds", action="store_true",
+                          help="per-type thresholds with the best F1 on this file, stored in the run's nerkit.json")
+    evaluate.add_argument("--min-precision", type=float,
+                          help="with --tune-thresholds: per type, the lowest threshold whose precision reaches this")
+    evaluate.add_argument("--bootstrap", type=int, default=1000,
+                          help="sentence resamples for the 95%% F1 intervals (0: none)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     add_options(evaluate, EvalConfig)
     add_options(evaluate, DataConfig)
     _inference_options(evaluate)
@@ -240,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                        help="auto: bf16 where the hardware supports it natively")
     _newlines_option(serve)
+    _threshold_option(serve)
     serve.set_defaults(func=serve_command)
     return parser
 
@@ -382,8 +408,15 @@ def _newlines_option(parser: argparse.ArgumentParser) -> None:
                              "prose; sentence: always; space: only after . ! ? (default: the model's, from training)")
 
 
+def _threshold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold",
+                        help="drop entities whose score is below this: one number (0.8) or per type (PER=0.6,ORG=0.9); "
+                             "0: none (default: the thresholds tuned into the model, if any)")
+
+
 def _inference_options(parser: argparse.ArgumentParser) -> None:
     _newlines_option(parser)
+    _threshold_option(parser)
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
@@ -394,6 +427,10 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
 
 def check_inference_options(args) -> None:
     """What would otherwise fail only after the model has loaded."""
+    if getattr(args, "threshold", None) is not None:
+        from .thresholds import parse
+
+        args.threshold = parse(args.threshold)  # the types it names are checked against the model's
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if args.device == "auto":
