@@ -152,6 +152,19 @@ def report(args) -> None:
     print("| labelled | " + " | ".join(ARMS) + " |\n|---|" + "---|" * len(ARMS))
     for size in sorted({s for _, s in table}):
         print(f"| {size:,} | " + " | ".join(_cell(table.get((arm, size))) for arm in ARMS) + " |")
+    from nerkit.formats.conll import read_conll
+
+    pool = read_conll(ROOT.parent / "shared" / "data" / "conll2003" / "train.txt")
+    print("| labelled sentences | " + " | ".join(f"{arm}: words, entities" for arm in ARMS) + " |\n|---|"
+          + "---|" * len(ARMS))
+    for size in sorted({s for _, s in table}):
+        cells = []
+        for arm in ARMS:
+            found = [x["labelled"] for x in rows if x["sentences"] == size and x["arm"] in (arm, "all")]
+            words = [sum(len(pool[i]["tokens"]) for i in labelled) for labelled in found]
+            entities = [sum(t.startswith("B-") for i in labelled for t in pool[i]["tags"]) for labelled in found]
+            cells.append(f"{statistics.mean(words):,.0f}, {statistics.mean(entities):,.0f}" if found else "-")
+        print(f"| {size:,} | " + " | ".join(cells) + " |")
     for arm in ARMS:
         reached = [s for (a, s), f in sorted(table.items()) if a == arm and statistics.mean(f) >= goal]
         print(f"{arm}: 95% of full-data F1 first reached at {reached[0] if reached else 'not within the rounds run'}")
@@ -169,7 +182,7 @@ def report(args) -> None:
     axes.axhline(goal, color="grey", linestyle="--", label="95% of full-data F1")
     seeds = sorted(zero)
     axes.set(xlabel="labelled sentences", ylabel="test F1 (CoNLL-2003)",
-             title=f"MiniLM, {args.steps_label}, seeds {', '.join(map(str, seeds))}")
+             title=f"MiniLM, {args.steps_label}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
     axes.legend()
     figure.tight_layout()
     figure.savefig(args.report, dpi=120)
