@@ -33,8 +33,14 @@ one() {  # one seed of one arm (noise | context), then that arm's summary over t
 
 case ${1:?stage} in
   interleaved)  # on a shared lock, both arms' first seeds before the noise arm's last ones
-    one noise 42; one context 42 data.context=document; one noise 43; one context 43 data.context=document
+    one noise 42; one context 42 data.context=document; bash "$0" pairs
+    one noise 43; one context 43 data.context=document
     one noise 44; one context 44 data.context=document; one noise 45; one noise 46 ;;
+  pairs)   # single models, paired: document against sentence context at seed 42; two seeds of the same recipe
+    flock "$LOCK" nerkit compare "$OUT/context/seed-42" "$OUT/noise/seed-42" ../shared/data/conll2003/test.txt \
+      --output "$OUT/compare-context-42.json"
+    flock "$LOCK" nerkit compare /work/models/softmax-44 /work/models/softmax-43 ../shared/data/conll2003/test.txt \
+      --output "$OUT/compare-softmax-44-43.json" ;;
   noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
   context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
   compare) # the default arm: noise's seeds 42-44 (linked, not retrained), then the two seeded folders compared
