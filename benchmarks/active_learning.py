@@ -107,19 +107,19 @@ def run(args) -> None:
             with training_lock(args.lock):
                 row = train_round(pool, start, zero, args.steps, seed, args.override)
             record({"seed": seed, "arm": "all", "round": 0, "sentences": len(start), "labelled": start, **row})
-        for arm in args.arms:
-            labelled, previous = list(start), zero
-            draw = random.Random(f"{seed}-{arm}")
-            for r in range(1, args.rounds + 1):
+        state = {arm: (list(start), zero) for arm in args.arms}
+        for r in range(1, args.rounds + 1):  # round by round, so that a run cut short still compares the arms
+            for arm in args.arms:
+                labelled, previous = state[arm]
                 folder = work / f"s{seed}-{arm}-r{r}"
                 if (seed, arm, r) in done and (r == args.rounds or (seed, arm, r + 1) in done
                                                or (folder / "model").is_dir()):
-                    labelled, previous = done[(seed, arm, r)]["labelled"], folder
+                    state[arm] = (done[(seed, arm, r)]["labelled"], folder)
                     continue
                 with training_lock(args.lock):
                     if arm == "random":
                         rest = sorted(set(range(len(pool))) - set(labelled))
-                        picks, select_s = draw.sample(rest, args.step), 0.0
+                        picks, select_s = random.Random(f"{seed}-{arm}-{r}").sample(rest, args.step), 0.0
                     else:
                         picks, select_s = rank_pool(pool, set(labelled), previous / "model", arm, args.step)
                     labelled = labelled + picks
@@ -128,7 +128,8 @@ def run(args) -> None:
                         "labelled": labelled, **row})
                 if previous != zero:
                     shutil.rmtree(previous / "model", ignore_errors=True)  # disk: only the latest model is needed
-                previous = folder
+                state[arm] = (labelled, folder)
+        for labelled, previous in state.values():
             shutil.rmtree(previous / "model", ignore_errors=True)
 
 

@@ -100,21 +100,45 @@ def predict_command(args) -> int:
                       split=args.split, dataset_config=args.dataset_config, input_format=args.input_format,
                       chunk_size=args.chunk_size, resume=args.resume, device=args.device,
                       batch_size=args.batch_size, precision=args.precision,
-                      revision=args.revision, newlines=args.newlines, decoding=args.decoding)
+                      revision=args.revision, newlines=args.newlines, decoding=args.decoding,
+                      threshold=args.threshold)
+
+
+def select_command(args) -> int:
+    from .selection import Selection, select_to
+
+    check_inference_options(args)
+    return select_to(args.model, from_options(Selection, args), args.output, input=args.input, fmt=args.format,
+                     text_field=args.text_field, dataset=args.dataset, split=args.split,
+                     dataset_config=args.dataset_config, input_format=args.input_format,
+                     skip_invalid=args.skip_invalid, chunk_size=args.chunk_size, resume=args.resume,
+                     device=args.device, batch_size=args.batch_size, precision=args.precision,
+                     revision=args.revision, newlines=args.newlines, decoding=args.decoding)
 
 
 def evaluate_command(args) -> int:
     from .config import DataConfig, flag_names
+    from .confidence import format_scores
     from .evaluation import evaluate, format_errors
     from .metrics import format_table
+    from .partial_match import format_partial
 
     check_inference_options(args)
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be 0 (no intervals) or a number of resamples, got {args.bootstrap}")
     with flag_names():  # errors name --scheme, not data.scheme
         report = evaluate(args.model, args.data, split=args.split, mode=args.mode, output=args.output,
                           data_config=from_options(DataConfig, args), device=args.device,
                           batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
-                          decoding=args.decoding)
+                          decoding=args.decoding, threshold=args.threshold, calibrate=args.calibrate,
+                          tune_thresholds=args.tune_thresholds, min_precision=args.min_precision,
+                          predictions=args.predictions, resamples=args.bootstrap, seed=args.seed)
     print(format_table({args.split: report}))
+    if "without_thresholds" in report:
+        w = report["without_thresholds"]
+        print(f"without thresholds: precision {w['precision']:.4f} recall {w['recall']:.4f} f1 {w['f1']:.4f}")
+    print(format_partial(report["partial_match"]))
+    print(format_scores(report["entity_scores"]))
     print(format_errors(report["errors"]))
     if report["repaired_tags"]:
         print(f"gold tags repaired: {report['repaired_tags']} continuation tags that continued no entity, read as "
@@ -128,9 +152,11 @@ def evaluate_command(args) -> int:
 
 def serve_command(args) -> int:
     from .serve import Batching, Limits, serve
+    from .thresholds import parse
 
+    args.threshold = parse(args.threshold) if args.threshold is not None else None
     return serve(args.model, host=args.host, port=args.port, device=args.device, precision=args.precision,
-                 newlines=args.newlines, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
+                 newlines=args.newlines, threshold=args.threshold, **vars(from_options(Limits, args)), **vars(from_options(Batching, args)))
 
 
 def push_command(args) -> int:
@@ -173,13 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="tag entities in raw text")
     predict.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
     predict.add_argument("texts", nargs="*", default=[], help="documents; without them --input or stdin is read")
-    predict.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
-    predict.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
-                         help="auto: from the suffix (--text-field alone means JSON Lines)")
-    predict.add_argument("--dataset", help="a Hub dataset id or local dataset folder, streamed")
-    predict.add_argument("--split", default="train", help="--dataset split")
-    predict.add_argument("--dataset-config", help="--dataset configuration name")
-    predict.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
+    _input_options(predict)
     predict.add_argument("--output", help="write here instead of stdout (atomically: OUT.partial, renamed when done)")
     predict.add_argument("--format", choices=["jsonl", "parquet", "conll", "pretty", "html", "label-studio", "doccano", "spans"],
                          help="default: from the --output suffix; pretty on a terminal, else jsonl; html: one page with the entities "
@@ -187,8 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "spans: pre-annotations each tool imports")
     predict.add_argument("--skip-invalid", action="store_true",
                          help="write {\"line\": N, \"error\": ...} in place of a bad record instead of stopping")
-    predict.add_argument("--chunk-size", type=int, default=1000, help="documents tagged and written at a time")
-    predict.add_argument("--resume", action="store_true", help="continue an interrupted run where its output ends")
+    _chunk_options(predict)
     _inference_options(predict)
     predict.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                          help="auto: bf16 where the hardware supports it natively (an ONNX folder runs as exported)")
@@ -199,7 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", help="CoNLL, JSON Lines, JSON or Parquet file; or validation / test: the run's own "
                                        "file of that split, from any folder")
     evaluate.add_argument("--split", default="test", help="name used in the report")
-    evaluate.add_argument("--output", help="report JSON (a confusion-matrix PNG is written beside it)")
+    evaluate.add_argument("--output", help="report JSON (beside it: the confusion matrix .png, the reliability "
+                                           "diagram .reliability.png and the precision-recall curves .pr.png)")
+    evaluate.add_argument("--predictions", help="write word, gold tag and predicted tag per line (what conlleval reads)")
+    evaluate.add_argument("--calibrate", action="store_true",
+                          help="fit the entity-score calibrator on this file and store it in the run's nerkit.json")
+    evaluate.add_argument("--tune-thresholds", action="store_true",
+                          help="per-type thresholds with the best F1 on this file, stored in the run's nerkit.json")
+    evaluate.add_argument("--min-precision", type=float,
+                          help="with --tune-thresholds: per type, the lowest threshold whose precision reaches this")
+    evaluate.add_argument("--bootstrap", type=int, default=1000,
+                          help="sentence resamples for the 95%% F1 intervals (0: none)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     add_options(evaluate, EvalConfig)
     add_options(evaluate, DataConfig)
     _inference_options(evaluate)
@@ -223,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17, help="ONNX opset")
     export.set_defaults(func=export_command)
 
+    _select_parser(commands)
+
     serve = commands.add_parser("serve", help="an HTTP API with dynamic batching and a page that highlights entities")
     serve.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
@@ -233,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                        help="auto: bf16 where the hardware supports it natively")
     _newlines_option(serve)
+    _threshold_option(serve)
     serve.set_defaults(func=serve_command)
     return parser
 
@@ -295,6 +328,26 @@ def from_options(settings: type, args):
     return settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings) if f.metadata.get("flag")})
 
 
+def _select_parser(commands) -> None:
+    from .selection import Selection
+    from .selection_io import FORMATS
+
+    select = commands.add_parser("select", help="pick the unlabelled texts most worth labelling next, with the "
+                                               "model's pre-annotations (active learning)")
+    select.add_argument("model", help="run directory (full model or LoRA adapter) or Hub id")
+    _input_options(select)
+    select.add_argument("--output", required=True, help="the picks, most informative first (written when done)")
+    select.add_argument("--format", choices=FORMATS, help="default: label-studio (tasks with predictions); jsonl "
+                                                          "for a .jsonl output")
+    add_options(select, Selection)
+    select.add_argument("--skip-invalid", action="store_true", help="leave out bad records (counted) instead of stopping")
+    _chunk_options(select)
+    _inference_options(select)
+    select.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="auto: bf16 where the hardware supports it natively")
+    select.set_defaults(func=select_command)
+
+
 def _init_parser(commands) -> None:
     init = commands.add_parser("init", help="write a recipe that trains as written (offline model, sample data)")
     init.add_argument("recipe", nargs="?", default="recipe.yaml", help="the recipe to write (default: recipe.yaml)")
@@ -302,6 +355,22 @@ def _init_parser(commands) -> None:
     init.add_argument("--validation", help="with --data: your validation file")
     init.add_argument("--test", help="with --data: your test file")
     init.set_defaults(func=init_command)
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    """Where documents come from: what `nerkit predict` and `nerkit select` read."""
+    parser.add_argument("--input", help="text lines, JSON Lines (.jsonl) or Parquet (.parquet) file")
+    parser.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
+                        help="auto: from the suffix (--text-field alone means JSON Lines)")
+    parser.add_argument("--dataset", help="a Hub dataset id or local dataset folder, streamed")
+    parser.add_argument("--split", default="train", help="--dataset split")
+    parser.add_argument("--dataset-config", help="--dataset configuration name")
+    parser.add_argument("--text-field", help="JSON Lines, Parquet, dataset: the field holding the text (default: text)")
+
+
+def _chunk_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-size", type=int, default=1000, help="documents tagged and written at a time")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run where its output ends")
 
 
 def _compare_parser(commands) -> None:
@@ -339,8 +408,15 @@ def _newlines_option(parser: argparse.ArgumentParser) -> None:
                              "prose; sentence: always; space: only after . ! ? (default: the model's, from training)")
 
 
+def _threshold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold",
+                        help="drop entities whose score is below this: one number (0.8) or per type (PER=0.6,ORG=0.9); "
+                             "0: none (default: the thresholds tuned into the model, if any)")
+
+
 def _inference_options(parser: argparse.ArgumentParser) -> None:
     _newlines_option(parser)
+    _threshold_option(parser)
     parser.add_argument("--batch-size", type=int, help="sentences per forward pass (default 64; 32 for an ONNX folder)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--revision", help="Hub model ids: branch, tag or commit")
@@ -351,6 +427,10 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
 
 def check_inference_options(args) -> None:
     """What would otherwise fail only after the model has loaded."""
+    if getattr(args, "threshold", None) is not None:
+        from .thresholds import parse
+
+        args.threshold = parse(args.threshold)  # the types it names are checked against the model's
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if args.device == "auto":

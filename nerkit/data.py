@@ -145,14 +145,14 @@ def _sniff(path: Path, cfg: DataConfig) -> str:
 
 def read_span_file(path: str | Path, fmt: str, cfg: DataConfig, newlines: str = "auto") -> list[dict[str, Any]]:
     """A Label Studio / doccano / spans export (.json list or .jsonl) -> sentences with IOB2 tags."""
-    return span_sentences(read_records(path, "json" if _is_json_list(path) else "jsonl"), fmt, cfg, path, newlines)
+    return span_sentences(read_json_records(path), fmt, cfg, path, newlines)
 
 
 def read_span_documents(path: str | Path, fmt: str, cfg: DataConfig, stats=None):
     """The checked documents (text and character spans) of a span-format file."""
     from .formats.spans import SpanError, span_documents
 
-    records = read_records(path, "json" if _is_json_list(path) else "jsonl")
+    records = read_json_records(path)
     try:
         return span_documents(records, fmt, cfg.text_field, cfg.annotation, cfg.overlaps, stats)
     except SpanError as err:
@@ -174,7 +174,7 @@ def span_format_of(path: str | Path, cfg: DataConfig) -> str | None:
             return None
     elif named not in ("json", "jsonl"):
         return None
-    return _detect_span_format(read_records(path, "json" if _is_json_list(path) else "jsonl"), cfg)
+    return _detect_span_format(read_json_records(path), cfg)
 
 
 def _detect_span_format(records: list, cfg: DataConfig) -> str | None:
@@ -201,6 +201,11 @@ def span_sentences(records, fmt: str, cfg: DataConfig, source: Any, newlines: st
         raise DataError(str(err)) from None
     stats.log(source)
     return _nonempty(sentences, source)
+
+
+def read_json_records(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """(location, record) pairs of a JSON list file or a JSON Lines file, told apart by the first character."""
+    return read_records(path, "json" if _is_json_list(path) else "jsonl")
 
 
 def _is_json_list(path: str | Path) -> bool:

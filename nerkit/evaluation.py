@@ -1,12 +1,15 @@
-"""Score a saved model on a labelled file: seqeval report, error breakdown, confusion matrix PNG.
+"""Score a saved model on a labelled file: seqeval report with bootstrap intervals, SemEval-2013 partial-match
+scores, error breakdown, entity-score calibration and precision-recall curves, and their PNGs.
 
     nerkit evaluate runs/conll03 ../shared/data/conll2003/test.txt --output runs/conll03/test-report.json
+    nerkit evaluate runs/conll03 valid.txt --calibrate --tune-thresholds --min-precision 0.95
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from typing import Any
 from .config import DataConfig
 from .data import DataError, load_corpus, read_span_documents, span_format_of
 from .metrics import score
+from .partial_match import partial_match
+from .thresholds import effective
 from .inference.tagger import Tagger
 from .lines import check_newlines
 from .run import RECIPE, SPLITS, data_file, read_recipe
@@ -22,6 +27,7 @@ from .summary import best_run
 from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
+from .confidence import check_writable_run, score_section
 
 logger = logging.getLogger(__name__)
 ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
@@ -29,21 +35,45 @@ ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
              data_config: DataConfig | None = None, examples: int = 3, newlines: str | None = None,
-             **tagger_kwargs) -> dict[str, Any]:
+             threshold: Any = None, calibrate: bool = False, tune_thresholds: bool = False,
+             min_precision: float | None = None, predictions: str | None = None, resamples: int = 1000,
+             seed: int = 0, **tagger_kwargs) -> dict[str, Any]:
     """Word-level predictions on `data` scored exactly as training scores its eval splits. A span export's
     texts are split into sentences by `newlines` (default: the model's rule), as predict splits them.
-    `data` may name a split of the run (`test`): the file it was trained with, read with its recipe's settings."""
+    `data` may name a split of the run (`test`): the file it was trained with, read with its recipe's settings.
+    Entities below `threshold` (default: the model's tuned thresholds; 0: none) are dropped first.
+    `calibrate` / `tune_thresholds` fit a calibrator / per-type thresholds on these entities and store them
+    in the run (confidence.py); every F1 gets a `resamples`-sentence bootstrap interval (0: none)."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
                         f"with the suffix .png; name the report {Path(output).with_suffix('.json').name}")
     cfg = data_config or DataConfig()
+    check_writable_run(model, calibrate, tune_thresholds, min_precision, threshold)
     if isinstance(model, str) and data in SPLITS and not Path(data).exists() and Path(best_run(model), RECIPE).is_file():
         split = data
         data, cfg = run_data(best_run(model), data)  # the run's own file (a seeded folder: its best seed's)
-    corpus, sentences, pred, tagger, newlines = tag_file(model, data, split, cfg, newlines, **tagger_kwargs)
+    if threshold is not None and isinstance(model, Tagger):  # checked before the words are tagged
+        effective(threshold, None, model.metadata.entity_types)
+    elif threshold is not None:
+        tagger_kwargs["threshold"] = threshold  # Tagger.load checks it against the model's types
+    corpus, sentences, scores, tagger, newlines = score_file(model, data, split, cfg, newlines, **tagger_kwargs)
     gold = [s["tags"] for s in sentences]
+    started = time.perf_counter()
+    entity_scores = score_section(tagger, model, gold, scores, data, calibrate, tune_thresholds, min_precision)
+    tuning = time.perf_counter() - started
+    limits = tagger.thresholds if threshold is None else effective(threshold, None, tagger.metadata.entity_types)
+    pred = [[tag for tag, _ in words] for words in tagger.decode(scores, limits)]  # tuned just now, stored, or given
     report = {**score(gold, pred, mode), "split": split, "data": str(data), "model": str(model) if isinstance(model, str) else None,
-              "decoding": tagger.decoder.decoding}
+              "decoding": tagger.decoder.decoding, "thresholds": limits}
+    if limits:  # what the thresholds cost or bring: the same words with every entity kept
+        everything = score(gold, [[tag for tag, _ in words] for words in tagger.decode(scores, threshold=0)], mode)
+        report["without_thresholds"] = {k: everything[k] for k in ("precision", "recall", "f1")}
+    started = time.perf_counter()
+    if resamples:
+        add_intervals(report, gold, pred, mode, resamples, seed)
+    report["timings"] = {"scores_s": round(tuning, 3), "bootstrap_s": round(time.perf_counter() - started, 3)}
+    report["partial_match"] = partial_match(gold, pred, tagger.metadata.entity_types)
+    report["entity_scores"] = entity_scores
     report["newlines"] = newlines
     report["invalid_tags"] = cfg.invalid_tags  # gold continuations that continue nothing: repaired or refused
     report["repaired_tags"] = sum(corpus.repaired_tags.values())
@@ -51,17 +81,57 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     span_format = span_format_of(data, cfg)
     if span_format:
         report["char_spans"] = char_span_scores(tagger, read_span_documents(data, span_format, cfg), newlines)
+    if predictions:
+        write_predictions(predictions, sentences, pred)
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(output, json.dumps(report, indent=2) + "\n")
-        atomic_write(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
+        write_report(output, report, confusion)
     return report
+
+
+def write_report(output: str, report: dict[str, Any], confusion: Counter) -> None:
+    """The JSON, the confusion matrix (.png), the reliability diagram (.reliability.png) and the
+    precision-recall curves (.pr.png) beside it."""
+    from .plots import plot_pr_curves, plot_reliability
+
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(output, json.dumps(report, indent=2) + "\n")
+    atomic_write(Path(output).with_suffix(".png"), lambda path: plot_confusion(confusion, path))
+    section = report["entity_scores"]
+    atomic_write(Path(output).with_suffix(".reliability.png"), lambda path: plot_reliability(section["reliability"], path))
+    chosen = {kind: (values["recall"], values["precision"]) for kind, values in report["per_type"].items()
+              if kind in report["thresholds"]}
+    atomic_write(Path(output).with_suffix(".pr.png"), lambda path: plot_pr_curves(section["pr_curves"], path, chosen))
+
+
+def add_intervals(report: dict[str, Any], gold, pred, mode: str, resamples: int, seed: int) -> None:
+    """`intervals`: a 95% sentence-bootstrap interval of every F1 of the report (nerkit/bootstrap.py)."""
+    from .bootstrap import f1_intervals, sentence_counts
+
+    intervals = f1_intervals(sentence_counts(gold, pred, mode, types=list(report["per_type"])), resamples, seed)
+    report["intervals"] = {"f1": intervals["micro"], "macro_f1": intervals["macro"], "per_type": intervals["per_type"],
+                           **{k: intervals[k] for k in ("resamples", "seed", "confidence")}}
+
+
+def write_predictions(path: str, sentences, pred) -> None:
+    """word, gold tag, predicted tag per line, a blank line after each sentence: what conlleval reads."""
+    lines = []
+    for sentence, tags in zip(sentences, pred):
+        lines += [f"{word} {gold} {tag}" for word, gold, tag in zip(sentence["tokens"], sentence["tags"], tags)] + [""]
+    atomic_write(path, "\n".join(lines) + "\n")
 
 
 def tag_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlines: str | None = None,
              **tagger_kwargs) -> tuple[Any, list[dict], list[list[str]], Tagger, str]:
-    """`data` read as `split` and tagged word by word with the model's own settings: (corpus, sentences,
-    predicted tags per sentence, tagger, newlines rule). What evaluate scores and compare pairs."""
+    """`data` read as `split` and tagged word by word with the model's own settings (its thresholds too):
+    (corpus, sentences, predicted tags per sentence, tagger, newlines rule). What compare pairs."""
+    corpus, sentences, scores, tagger, newlines = score_file(model, data, split, cfg, newlines, **tagger_kwargs)
+    return corpus, sentences, [[tag for tag, _ in words] for words in tagger.decode(scores)], tagger, newlines
+
+
+def score_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlines: str | None = None,
+               **tagger_kwargs) -> tuple[Any, list[dict], list, Tagger, str]:
+    """`data` read as `split` and its words' label log-probabilities from the model, with its own settings:
+    (corpus, sentences, word scores per sentence, tagger, newlines rule). What evaluate scores."""
     if not (newlines or isinstance(model, Tagger)):  # the model's own rule, from its nerkit.json alone
         newlines = (resolve(model, tagger_kwargs.get("revision")).metadata or {}).get("newlines")
     newlines = check_newlines(newlines or (model.newlines if isinstance(model, Tagger) else "auto"))
@@ -77,9 +147,8 @@ def tag_file(model: str | Tagger, data: str, split: str, cfg: DataConfig, newlin
     if documents and all(d < 0 for d in documents):
         logger.warning("%s has no document boundaries (no -DOCSTART- lines or --document-field): the model was "
                        "trained with document context but is scored sentence by sentence", data)
-    pred = [[tag for tag, _ in words] for words in tagger.tag_words([s["tokens"] for s in sentences], documents,
-                                                                     progress=True)]
-    return corpus, sentences, pred, tagger, newlines
+    scores = tagger.word_scores([s["tokens"] for s in sentences], documents, progress=True)
+    return corpus, sentences, scores, tagger, newlines
 
 
 def run_data(run: str | Path, split: str) -> tuple[str, DataConfig]:

@@ -23,10 +23,9 @@ from typing import Any
 
 from .heads import find_crf
 from .inference.tagger import ONNX_FILE, padded
-from .metadata import OnnxExport, RunMetadata
+from .metadata import OnnxExport
 from .modeling import load_trained
 from .quantize import MAX_DROP, ExportError, check_file, quantize_checked, quiet
-from .run import read_recipe
 
 logger = logging.getLogger(__name__)
 COPIED = ("recipe.yaml", "metrics.json")
@@ -68,7 +67,9 @@ def export(run: str | Path, output: str | Path, quantize: str | None = None, che
         for name in COPIED:
             if Path(run, name).is_file():
                 shutil.copyfile(Path(run, name), staging / name)
-        write_card(staging, meta)
+        from .hub import refresh_card
+
+        refresh_card(staging)  # the run's card (when it has a recipe) and the export's section
         if output.exists():
             output.rmdir()
         staging.rename(output)
@@ -162,31 +163,3 @@ def check_tokenizer(tokenizer, folder: Path) -> None:
     if not same:
         raise ExportError("the saved tokenizer.json does not reproduce the model's tokenizer without transformers; "
                           "this tokenizer cannot be exported")
-
-
-def write_card(folder: Path, meta: RunMetadata) -> None:
-    """The run's model card (when it has a recipe) with a section on the export and its int8 check."""
-    recipe = read_recipe(folder)
-    text = ""
-    if recipe:
-        from .hub import card_text
-
-        results = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
-        text = card_text(recipe, results, meta)
-    (folder / "README.md").write_text(text + "\n".join(card_section(meta)) + "\n", encoding="utf-8")
-
-
-def card_section(meta: RunMetadata) -> list[str]:
-    fused = ", ".join(sorted(meta.onnx.fused)) or "none"
-    lines = ["## ONNX export", "",
-             f"`{ONNX_FILE}` is this model exported with `nerkit export` (opset {meta.onnx.opset}, classifier "
-             "head included, dynamic batch and sequence axes), its layers fused into ONNX Runtime's own operators "
-             f"({fused}): it runs in ONNX Runtime on the CPU, with the same tokenizer, windows and offsets as the "
-             "PyTorch model, and not in other ONNX runtimes.", ""]
-    q = meta.quantization
-    if q:
-        lines += [f"Weights are quantized to int8 ({q['method']}, {'per channel' if q['per_channel'] else 'per tensor'}). "
-                  f"Entity F1 on `{q['check_data']}`: int8 {q['f1_int8']:.4f}, fp32 {q['f1_fp32']:.4f} "
-                  f"(drop {q['f1_drop']:.4f}; allowed {q['max_drop']})"
-                  + (", **written anyway with --force**." if q["forced"] else "."), ""]
-    return lines

@@ -88,6 +88,7 @@ def card_text(recipe, results, metadata, model_id: str | None = None, seeds: dic
     body += [f"| {s} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['accuracy']:.4f} |"
              for s, m in results.items()]
     body += _over_seeds(seeds) + _agreement(metadata) + _repairs(metadata) + card_line(metadata.continued_from, metadata.rehearsal)
+    body += ["", score_kind(metadata)]
     for split, metrics in results.items():
         body += ["", f"Per type, {split}:", "", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         body += [f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
@@ -119,6 +120,23 @@ def _decoding(metadata) -> str:
     if metadata.decoding == "argmax":
         return f"{head}, each word's best label (argmax)"
     return f"{head}, decoded with Viterbi over the tag sequences IOB2 allows (as `nerkit predict` does)"
+
+
+def score_kind(metadata) -> str:
+    """What an entity's `score` means for this model, and the thresholds it applies by default."""
+    c, t = metadata.calibrator, metadata.thresholds
+    if c is None:
+        text = ("Entity scores are raw (not calibrated): the mean probability of the labels chosen for the entity's "
+                "words. `nerkit evaluate RUN valid.txt --calibrate` calibrates them.")
+    else:
+        types = f"one curve per type for {', '.join(c.per_type)}, " if c.per_type else ""
+        text = (f"Entity scores are calibrated ({c.method} regression, {types}fitted on {c.entities:,} entities of "
+                f"{c.fitted_on or 'the validation split'}): the probability that the entity is exactly right.")
+    if t is not None and any(v > 0 for v in t.per_type.values()):
+        values = ", ".join(f"{k} {v:g}" for k, v in t.per_type.items() if v > 0)
+        text += (f" Entities below these thresholds are dropped by default ({t.objective}, tuned on "
+                 f"{t.tuned_on or 'dev'}): {values}; `--threshold 0` keeps them.")
+    return text
 
 
 def _nerkit_link() -> str:
@@ -247,13 +265,41 @@ def push(directory: str | Path, model_id: str | None, private: bool = False, rev
     return model_id
 
 
-def _card_for(folder: Path, model_id: str, seeds: dict[str, Any] | None = None) -> str | None:
-    """The run's card, its usage snippets naming the repository it is pushed to."""
-    recipe = read_recipe(folder)
-    if recipe is None:
-        return None
-    results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
-    return card_text(recipe, results, RunMetadata.from_file(folder / METADATA, folder), model_id, seeds)
+def refresh_card(folder: str | Path) -> Path | None:
+    """Write a run's README.md from its files (after a training, an export, or a change of nerkit.json: a
+    calibrator, thresholds); None when there is nothing to say (no recipe, no export)."""
+    card = _card_for(Path(folder), None)
+    return atomic_write(Path(folder, "README.md"), card) if card is not None else None
+
+
+def _card_for(folder: Path, model_id: str | None, seeds: dict[str, Any] | None = None) -> str | None:
+    """The run's card, its usage snippets naming the repository it is pushed to; an ONNX export's with a
+    section on the export."""
+    recipe, meta = read_recipe(folder), RunMetadata.from_file(folder / METADATA, folder)
+    card = None
+    if recipe is not None:
+        results = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
+        card = card_text(recipe, results, meta, model_id, seeds)
+    if meta.onnx is not None:
+        card = (card or "") + "\n".join(onnx_section(meta)) + "\n"
+    return card
+
+
+def onnx_section(meta: RunMetadata) -> list[str]:
+    """What `nerkit export` made of the model, and its int8 check."""
+    fused = ", ".join(sorted(meta.onnx.fused)) or "none"
+    lines = ["## ONNX export", "",
+             f"`{meta.onnx.file}` is this model exported with `nerkit export` (opset {meta.onnx.opset}, classifier "
+             "head included, dynamic batch and sequence axes), its layers fused into ONNX Runtime's own operators "
+             f"({fused}): it runs in ONNX Runtime on the CPU, with the same tokenizer, windows and offsets as the "
+             "PyTorch model, and not in other ONNX runtimes.", ""]
+    q = meta.quantization
+    if q:
+        lines += [f"Weights are quantized to int8 ({q['method']}, {'per channel' if q['per_channel'] else 'per tensor'}). "
+                  f"Entity F1 on `{q['check_data']}`: int8 {q['f1_int8']:.4f}, fp32 {q['f1_fp32']:.4f} "
+                  f"(drop {q['f1_drop']:.4f}; allowed {q['max_drop']})"
+                  + (", **written anyway with --force**." if q["forced"] else "."), ""]
+    return lines
 
 
 def merged_folder(directory: Path, metadata: RunMetadata | None = None) -> Path:

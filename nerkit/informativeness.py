@@ -14,7 +14,8 @@ Strategies (each a score per text; Settles & Craven 2008, Shen et al. 2017):
 - `mnlp`: maximum normalised log-probability, negated: -(1/n) * sum of log p(predicted tag), n words;
 - `random`: a seeded random number, the control arm.
 Word probabilities are those the Tagger decodes from (the softmax over labels of each word's first
-sub-token; for a CRF head its per-word emissions). numpy only.
+sub-token; for a CRF head its per-word emissions). numpy only, imported when first used: `nerkit --help`
+reads STRATEGIES.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
-from typing import Any, Sequence
-
-import numpy as np
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STRATEGIES = ("entropy", "least-confidence", "mnlp", "random")
 SIGNATURE = 64  # MinHash values per text: a Jaccard similarity estimate within about 0.06 (1 sd at 0.5)
@@ -42,6 +45,8 @@ def informativeness(strategy: str, scores: Sequence[np.ndarray], chosen: Sequenc
                     rng: random.Random | None = None) -> float | None:
     """One text's score from its sentences' [words, labels] log-probabilities and chosen label ids; None
     for a text without words (nothing to label)."""
+    import numpy as np
+
     check_strategy(strategy)
     words = sum(len(s) for s in scores)
     if not words:
@@ -57,22 +62,30 @@ def informativeness(strategy: str, scores: Sequence[np.ndarray], chosen: Sequenc
 
 
 def _entropy(log_probs: np.ndarray) -> float:
+    import numpy as np
+
     probs = np.exp(log_probs)
     return float(-(probs * np.where(probs > 0, log_probs, 0.0)).sum())
 
 
-_MASKS = np.random.default_rng(20170101).integers(0, 2 ** 63, SIGNATURE, dtype=np.uint64)
+@lru_cache(maxsize=1)
+def _masks() -> np.ndarray:
+    import numpy as np
+
+    return np.random.default_rng(20170101).integers(0, 2 ** 63, SIGNATURE, dtype=np.uint64)
 
 
 def minhash(words: Sequence[str]) -> np.ndarray:
     """A MinHash signature of a text's set of lower-cased words: the fraction of equal positions of two
     signatures estimates the Jaccard similarity of the two sets."""
+    import numpy as np
+
     items = sorted({w.lower() for w in words})
     if not items:
         return np.full(SIGNATURE, np.iinfo(np.uint64).max, dtype=np.uint64)
     hashes = np.array([int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
                        for w in items], dtype=np.uint64)
-    mixed = hashes[:, None] ^ _MASKS[None, :]  # one hash function per mask: xor, then a 64-bit mix
+    mixed = hashes[:, None] ^ _masks()[None, :]  # one hash function per mask: xor, then a 64-bit mix
     with np.errstate(over="ignore"):
         mixed = (mixed ^ (mixed >> np.uint64(31))) * np.uint64(0x9E3779B97F4A7C15)
         mixed = (mixed ^ (mixed >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -122,6 +135,8 @@ class TopK:
                 for score, negative, item, sig in self._heap]
 
     def restore(self, state: list[list], offers: int) -> None:
+        import numpy as np
+
         self._heap = [(score, -order, item, None if sig is None else np.array(sig, dtype=np.uint64))
                       for score, order, item, sig in state]
         heapq.heapify(self._heap)

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .calibration import Calibrator
 from .config import DataConfig
 from .errors import ModelError
+from .thresholds import TunedThresholds
 from .writing import write_json
 
 VERSION = 2  # 1: files written before this class (no `version` key); they read the same
@@ -67,6 +69,8 @@ class RunMetadata:
     engine: Engine = "torch"
     onnx: OnnxExport | None = None
     quantization: dict[str, Any] | None = None  # nerkit/quantize.py's figures for an int8 export
+    calibrator: Calibrator | None = None  # entity score -> probability it is right (calibration.py)
+    thresholds: TunedThresholds | None = None  # per-type score thresholds tuned on dev (thresholds.py)
     version: int = VERSION  # of the file it was read from; always written as VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer nerkit, kept and written back
 
@@ -87,9 +91,9 @@ class RunMetadata:
             raise ModelError(f"{where} has no label list (\"labels\"); it is not a nerkit model folder")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {k: _checked(cls, k, v, where) for k, v in value.items() if k in known}
-        if isinstance(values.get("onnx"), dict):
-            values["onnx"] = OnnxExport(**{k: v for k, v in values["onnx"].items()
-                                           if k in {f.name for f in dataclasses.fields(OnnxExport)}})
+        for key, kind in NESTED.items():
+            if isinstance(values.get(key), dict):
+                values[key] = _nested(kind, values[key], f"{where}: {key}")
         values.setdefault("version", 1)  # written before the key existed
         return cls(**values, extra={k: v for k, v in value.items() if k not in known})
 
@@ -138,6 +142,18 @@ class RunMetadata:
 
     def keys(self):  # with __getitem__: `{**metadata}` gives the dict
         return self.to_dict().keys()
+
+
+NESTED = {"onnx": OnnxExport, "calibrator": Calibrator, "thresholds": TunedThresholds}
+
+
+def _nested(kind: type, value: dict[str, Any], where: str) -> Any:
+    """A nested record (its own keys only; a newer nerkit's extra keys are left out)."""
+    known = {k: v for k, v in value.items() if k in {f.name for f in dataclasses.fields(kind)}}
+    try:
+        return kind.from_dict(known) if hasattr(kind, "from_dict") else kind(**known)
+    except (TypeError, KeyError, ValueError) as err:
+        raise ModelError(f"{where} cannot be read ({err})") from None
 
 
 def _checked(cls: type, key: str, value: Any, where: str) -> Any:

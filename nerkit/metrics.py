@@ -40,14 +40,19 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:
-    """A readable table of one or more splits' scores (what training prints at the end)."""
-    rows = [f"{'split':<12} {'type':<8} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+    """A readable table of one or more splits' scores (what training prints at the end), with each F1's
+    bootstrap interval where a report has them (`nerkit evaluate`)."""
+    rows = [f"{'split':<12} {'type':<8} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"
+            + ("  f1 95% interval" if any("intervals" in m for m in results.values()) else "")]
     for split, metrics in results.items():
+        intervals = metrics.get("intervals") or {}
+        ci = lambda pair: f"  [{pair[0]:.4f}, {pair[1]:.4f}]" if pair else ""  # noqa: E731
         for kind, values in metrics["per_type"].items():
             rows.append(f"{split:<12} {kind:<8} {values['precision']:9.4f} {values['recall']:9.4f} "
-                        f"{values['f1']:9.4f} {values['support']:8d}")
+                        f"{values['f1']:9.4f} {values['support']:8d}{ci(intervals.get('per_type', {}).get(kind))}")
         rows.append(f"{split:<12} {'micro':<8} {metrics['precision']:9.4f} {metrics['recall']:9.4f} "
-                    f"{metrics['f1']:9.4f} {metrics['entities']:8d}")
-        rows.append(f"{split:<12} {'macro':<8} {'':>9} {'':>9} {metrics['macro_f1']:9.4f}")
+                    f"{metrics['f1']:9.4f} {metrics['entities']:8d}{ci(intervals.get('f1'))}")
+        rows.append(f"{split:<12} {'macro':<8} {'':>9} {'':>9} {metrics['macro_f1']:9.4f} {'':>8}"
+                    f"{ci(intervals.get('macro_f1'))}")
         rows.append(f"{split:<12} {'accuracy':<8} {'':>9} {'':>9} {metrics['accuracy']:9.4f}")
     return "\n".join(rows)

@@ -70,7 +70,7 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     fmt = output_format(output, fmt)
     if chunk_size < 1:
         raise PredictError(f"--chunk-size must be a positive integer, got {chunk_size}")
-    documents, total, name, hint = _documents(texts, input, dataset, split, dataset_config, text_field,
+    documents, total, name, hint = input_documents(texts, input, dataset, split, dataset_config, text_field,
                                               input_format, skip_invalid)
     group = processes()
     if group.world > 1 and not (input or dataset):
@@ -93,8 +93,9 @@ def predict_to(model: str, texts=None, input: str | None = None, output: str | N
     return 0
 
 
-def _documents(texts, input, dataset, split, dataset_config, text_field, input_format, skip_invalid):
-    """(lazy documents, their number if known, the input's name, its Arrow schema if it has one)."""
+def input_documents(texts, input, dataset, split, dataset_config, text_field, input_format, skip_invalid):
+    """(lazy documents, their number if known, the input's name, its Arrow schema if it has one): what
+    `nerkit predict` and `nerkit select` read."""
     from .formats import tables
     from .formats.tables import (InputRecord, check_input_file, count_documents, open_dataset, read_dataset,
                                  read_jsonl, read_lines, read_parquet)

@@ -123,12 +123,16 @@ class WordMetrics:
         self.gold = sentences["tags"]
         self.labels, self.mode, self.decoding, self.crf = labels, mode, decoding, crf
 
-    def word_tags(self, log_probs) -> list[list[str]]:
+    def decoded(self, log_probs) -> list[list[tuple[str, float]]]:
+        """(label, probability) per word, decoded as the Tagger decodes (before any threshold)."""
         from .decoding import Decoder
 
         scores = gather_word_scores(log_probs, self.examples, self.word_index, [len(g) for g in self.gold])
-        ids, _ = Decoder(self.labels, self.decoding, self.crf.scores() if self.crf is not None else None)(scores)
-        return [[self.labels[i] for i in words] for words in ids]
+        ids, probs = Decoder(self.labels, self.decoding, self.crf.scores() if self.crf is not None else None)(scores)
+        return [[(self.labels[i], p) for i, p in zip(row_ids.tolist(), row_p.tolist())] for row_ids, row_p in zip(ids, probs)]
+
+    def word_tags(self, log_probs) -> list[list[str]]:
+        return [[tag for tag, _ in words] for words in self.decoded(log_probs)]
 
     def full(self, log_probs) -> dict[str, Any]:
         return score(self.gold, self.word_tags(log_probs), self.mode)
@@ -220,8 +224,17 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder, callbac
     )
     train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
 
-    results = evaluate_splits(trainer, recipe, features, datasets, labels, crf)
-    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal)
+    decoded: dict[str, list] = {}
+    results = evaluate_splits(trainer, recipe, features, datasets, labels, crf, decoded)
+    calibrator = None
+    if recipe.eval.calibrate and "validation" in features:  # the probability that an entity is exactly right
+        from .calibration import fit_on
+
+        if "validation" not in decoded:
+            scorer = WordMetrics(features["validation"], datasets["validation"], labels, decoding=recipe.eval.decoding, crf=crf)
+            decoded["validation"] = scorer.decoded(trainer.predict(features["validation"]).predictions)
+        calibrator = fit_on(datasets["validation"]["tags"], decoded["validation"], "validation split")
+    save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal, calibrator)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)
     return results
@@ -246,7 +259,9 @@ def make_encoder(recipe: Recipe, tokenizer, label2id: dict[str, int], corpus) ->
         raise RecipeError(f"data.{err}") from None
 
 
-def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels, crf=None) -> dict[str, dict[str, Any]]:
+def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels, crf=None,
+                    decoded: dict[str, list] | None = None) -> dict[str, dict[str, Any]]:
+    """Score each of eval.splits; each split's decoded words go into `decoded` when it is given."""
     trainer.compute_metrics = None  # it scores the validation split; each split gets its own scorer below
     results = {}
     for split in recipe.eval.splits:
@@ -255,7 +270,10 @@ def evaluate_splits(trainer, recipe: Recipe, features, datasets, labels, crf=Non
             continue
         output = trainer.predict(features[split], metric_key_prefix=split)
         scorer = WordMetrics(features[split], datasets[split], labels, recipe.eval.mode, recipe.eval.decoding, crf)
-        results[split] = scorer.full(output.predictions)
+        words = scorer.decoded(output.predictions)
+        results[split] = score(scorer.gold, [[tag for tag, _ in w] for w in words], recipe.eval.mode)
+        if decoded is not None:
+            decoded[split] = words
     return results
 
 
@@ -267,7 +285,7 @@ def raw_text_agreement(corpus, splits: list[str]) -> dict[str, dict]:
 
 
 def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_metrics: dict[str, Any], plan,
-             rehearsal: dict[str, Any] | None = None) -> None:
+             rehearsal: dict[str, Any] | None = None, calibrator=None) -> None:
     """Best model (or adapter), tokenizer, metrics, model card, then nerkit.json and the completion mark.
 
     Every process calls this: under FSDP or DeepSpeed ZeRO-3 the sharded weights are gathered by all
@@ -289,6 +307,7 @@ def save_run(trainer, recipe: Recipe, corpus, encoder: Encoder, results, train_m
         repaired_tags=corpus.repaired_tags,  # split -> broken continuations read as conlleval does
         continued_from=plan.record() or None,  # labels kept / added / dropped / re-initialised
         rehearsal=rehearsal or None,  # old-type entities added per type, threshold, time taken
+        calibrator=calibrator,  # entity score -> probability it is right, fitted on validation (calibration.py)
     )
     write_json(out / "metrics.json", results)
     write_json(out / "train_results.json", train_metrics)  # runtime, samples/s, loss

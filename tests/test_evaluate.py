@@ -71,7 +71,8 @@ def test_evaluate_writes_report_and_png_through_temporary_files(trained_run, tmp
     out.write_text("an older report")
     report = evaluate(str(trained_run), str(SAMPLE / "test.conll"), output=str(out))
     assert json.loads(out.read_text())["f1"] == report["f1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.png"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.png", "report.pr.png",
+                                                          "report.reliability.png"]  # no temporary left
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as readable as a file written directly

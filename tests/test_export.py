@@ -236,3 +236,15 @@ def test_int8_export_without_its_check_file_stops_before_exporting(trained_run, 
     monkeypatch.setattr("nerkit.export.load_trained", lambda *a, **k: pytest.fail("exported before the check"))
     with pytest.raises(ExportError, match=r"no validation file \(.*moved.conll: none exists\); pass --check-data"):
         export(copy, tmp_path / "int8", quantize="int8")
+
+
+def test_onnx_export_keeps_the_calibrator_and_applies_it_and_thresholds_as_pytorch_does(trained_run, onnx_folder):
+    texts = [LONG, "Anna Smith visited Paris. John left Berlin.\n\nThe Acme Corp team won in Tokyo."]
+    torch_tagger, onnx_tagger = Tagger.load(str(trained_run), precision="fp32"), Tagger.load(str(onnx_folder))
+    assert onnx_tagger.calibrator is not None and onnx_tagger.calibrator == torch_tagger.calibrator
+    for threshold in (0, 0.5, {"PER": 0.6}):
+        expected, got = torch_tagger.predict(texts, threshold=threshold), onnx_tagger.predict(texts, threshold=threshold)
+        assert [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in got] == \
+            [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in expected]
+        assert [e["score"] for r in got for e in r["entities"]] == \
+            pytest.approx([e["score"] for r in expected for e in r["entities"]], abs=2e-3)

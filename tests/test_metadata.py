@@ -36,12 +36,12 @@ def test_onnx_export_keys_become_typed_fields():
 
 
 def test_keys_of_a_newer_nerkit_are_kept_and_written_back(tmp_path):
-    future = {"labels": ["O", "B-PER", "I-PER"], "version": VERSION + 1, "thresholds": {"PER": 0.4}, "calibrator": 1.5}
+    future = {"labels": ["O", "B-PER", "I-PER"], "version": VERSION + 1, "abstain": {"PER": 0.4}, "conformal": 1.5}
     meta = RunMetadata.from_dict(future)
-    assert meta.extra == {"thresholds": {"PER": 0.4}, "calibrator": 1.5}
+    assert meta.extra == {"abstain": {"PER": 0.4}, "conformal": 1.5}
     meta.write(tmp_path)
     written = json.loads((tmp_path / "nerkit.json").read_text())
-    assert written["thresholds"] == {"PER": 0.4} and written["calibrator"] == 1.5
+    assert written["abstain"] == {"PER": 0.4} and written["conformal"] == 1.5
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -74,9 +74,9 @@ def test_the_dict_it_used_to_be_still_answers_with_a_warning():
     assert "quantization" not in meta and "labels" in meta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        meta["context_size"], meta["calibrator"] = 16, 1.5
+        meta["context_size"], meta["conformal"] = 16, 1.5
         assert {**meta}["context_size"] == 16
-    assert meta.context_size == 16 and meta.extra == {"calibrator": 1.5}
+    assert meta.context_size == 16 and meta.extra == {"conformal": 1.5}
 
 
 def test_a_trained_run_writes_the_current_version(trained_run):
@@ -90,10 +90,16 @@ def test_a_trained_run_writes_the_current_version(trained_run):
 labels = st.lists(st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]), min_size=1, unique=True)
 
 
+def test_a_malformed_calibrator_names_the_file_and_key(tmp_path):
+    (tmp_path / "nerkit.json").write_text(json.dumps({"labels": ["O", "B-PER", "I-PER"], "calibrator": {"per_type": {}}}))
+    with pytest.raises(ModelError, match="nerkit.json: calibrator cannot be read"):
+        RunMetadata.from_file(tmp_path / "nerkit.json")
+
+
 @settings(max_examples=50, deadline=None)
 @given(labels=labels, kind=st.sampled_from(["full", "adapter"]), context=st.sampled_from(["sentence", "document"]),
        stride=st.none() | st.integers(0, 64), max_length=st.integers(8, 512),
-       extra=st.dictionaries(st.sampled_from(["calibrator", "thresholds", "lineage"]), st.integers() | st.text()))
+       extra=st.dictionaries(st.sampled_from(["abstain", "conformal", "lineage"]), st.integers() | st.text()))
 def test_to_dict_and_from_dict_round_trip(labels, kind, context, stride, max_length, extra):
     meta = RunMetadata(labels, kind=kind, context=context, stride=stride, max_length=max_length, extra=extra)
     assert RunMetadata.from_dict(json.loads(json.dumps(meta.to_dict()))) == meta

@@ -12,15 +12,22 @@ from typing import IO, Any, Iterable
 def write_spans(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
     """spaCy / Prodigy style: {"text", "spans": [{"start", "end", "label", "text", "score"}]} per line."""
     for result in results:
-        spans = [{k: e[k] for k in ("start", "end", "label", "text", "score") if k in e} for e in result["entities"]]
-        out.write(json.dumps({"text": result["text"], "spans": spans}, ensure_ascii=False) + "\n")
+        out.write(json.dumps(spans_record(result), ensure_ascii=False) + "\n")
+
+
+def spans_record(result: dict[str, Any]) -> dict[str, Any]:
+    spans = [{k: e[k] for k in ("start", "end", "label", "text", "score") if k in e} for e in result["entities"]]
+    return {"text": result["text"], "spans": spans}
 
 
 def write_doccano(results: Iterable[dict[str, Any]], out: IO[str]) -> None:
     """doccano's sequence-labelling import: {"text", "label": [[start, end, label], ...]} per line."""
     for result in results:
-        labels = [[e["start"], e["end"], e["label"]] for e in result["entities"]]
-        out.write(json.dumps({"text": result["text"], "label": labels}, ensure_ascii=False) + "\n")
+        out.write(json.dumps(doccano_record(result), ensure_ascii=False) + "\n")
+
+
+def doccano_record(result: dict[str, Any]) -> dict[str, Any]:
+    return {"text": result["text"], "label": [[e["start"], e["end"], e["label"]] for e in result["entities"]]}
 
 
 def label_studio_task(result: dict[str, Any], model_version: str = "nerkit") -> dict[str, Any]:

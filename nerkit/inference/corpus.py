@@ -79,12 +79,8 @@ class Spool:
     def _complete(self, settings: dict[str, Any] | None) -> list[int]:
         with open(self.index, "rb") as handle:
             lines = handle.read().split(b"\n")
-        before = json.loads(lines[0])
-        if settings is not None and before != settings:
-            changed = ", ".join(f"{key} {before.get(key)!r} (now {settings.get(key)!r})"
-                                for key in sorted(set(before) | set(settings)) if before.get(key) != settings.get(key))
-            raise CorpusError(f"cannot resume {self.path}: it was written with {changed}; run with the same "
-                              "settings, or delete it to start over")
+        if settings is not None:
+            check_same_settings(self.path, json.loads(lines[0]), settings)
         offsets = [int(line) for line in lines[1:-1]]  # what follows the last newline is an unfinished entry
         size = os.path.getsize(self.path) if os.path.exists(self.path) else -1
         if offsets and size < offsets[-1] or size < 0:
@@ -113,6 +109,15 @@ class Spool:
         for path in (self.path, self.index):
             if os.path.exists(path):
                 os.remove(path)
+
+
+def check_same_settings(path: str, before: dict[str, Any], settings: dict[str, Any]) -> None:
+    """A run is resumed only with the settings it was started with."""
+    if before != settings:
+        changed = ", ".join(f"{key} {before.get(key)!r} (now {settings.get(key)!r})"
+                            for key in sorted(set(before) | set(settings)) if before.get(key) != settings.get(key))
+        raise CorpusError(f"cannot resume {path}: it was written with {changed}; run with the same "
+                          "settings, or delete it to start over")
 
 
 def spool_path(output: str, rank: int, world: int) -> str:

@@ -51,8 +51,9 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int 
           max_chars: int = Limits.max_chars, max_tasks: int = Limits.max_tasks, max_body_bytes: int | None = None,
           batch_texts: int = Batching.batch_texts, max_wait_ms: float = Batching.max_wait_ms,
           batch_size: int = Batching.batch_size, device: str = "auto", precision: str = "auto",
-          newlines: str | None = None) -> int:
-    """Load the model, then serve it until interrupted (SIGINT/SIGTERM finish the requests in flight)."""
+          newlines: str | None = None, threshold=None) -> int:
+    """Load the model, then serve it until interrupted (SIGINT/SIGTERM finish the requests in flight).
+    `threshold` is the default of requests that give none (else the model's tuned thresholds)."""
     try:
         import uvicorn
 
@@ -66,7 +67,8 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8080, max_texts: int 
     from ..inference.tagger import load
 
     listener = bind(host, port)  # before loading the model: a port in use fails at once
-    tagger = load(model, device=device, batch_size=batch_size, precision=precision, newlines=newlines)
+    tagger = load(model, device=device, batch_size=batch_size, precision=precision, newlines=newlines,
+                  threshold=threshold)
     app = create_app(tagger, model, Limits(max_texts, max_chars, max_tasks, max_body_bytes), batch_texts, max_wait_ms)
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the API has no authentication; put a reverse proxy with TLS and auth "

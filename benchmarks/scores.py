@@ -1,0 +1,85 @@
+"""Issue 24's measurement: calibration, thresholds tuned on dev, and what tuning and the bootstrap cost.
+
+    OMP_NUM_THREADS=1 flock /work/models/train.lock python benchmarks/scores.py /work/models/softmax-42 \
+        --copy /work/models/scores/softmax-42 --out /work/models/scores/reports
+
+The run is copied first (the original is never written). Then, each step one `nerkit evaluate` command
+(printed as it runs), dev = ../shared/data/conll2003/valid.txt, test = test.txt; nothing is tuned on test:
+  1. dev:  --calibrate --tune-thresholds --min-precision 0.95   (calibrator and thresholds into the copy)
+  2. test: ECE of the raw and the calibrated scores; per-type precision/recall at those thresholds and F1
+           without thresholds
+  3. dev:  --tune-thresholds                                      (F1-max thresholds, replacing the others)
+  4. test: F1 at the F1-max thresholds against none
+  5. test: --bootstrap 0 --threshold 0, for the time a plain evaluate takes
+Printed: one summary table; the reports stay in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "conll2003"
+
+
+def evaluate(run: Path, data: Path, report: Path, *options: str) -> tuple[dict, float]:
+    from nerkit.cli import main
+
+    argv = ["evaluate", str(run), str(data), "--output", str(report), *options]
+    print("$ nerkit " + " ".join(argv), flush=True)
+    started = time.perf_counter()
+    assert main(argv) == 0
+    return json.loads(report.read_text()), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--copy", required=True, help="where the run is copied (and calibrated)")
+    parser.add_argument("--out", required=True, help="folder for the reports")
+    args = parser.parse_args()
+    copy, out = Path(args.copy), Path(args.out)
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(args.model, copy, ignore=shutil.ignore_patterns("checkpoint-*"))
+    out.mkdir(parents=True, exist_ok=True)
+    dev, test = DATA / "valid.txt", DATA / "test.txt"
+
+    tuned_dev, dev_s = evaluate(copy, dev, out / "dev-calibrate-minprec.json", "--calibrate", "--tune-thresholds",
+                                "--min-precision", "0.95")
+    minprec, minprec_s = evaluate(copy, test, out / "test-minprec.json")
+    f1_dev, _ = evaluate(copy, dev, out / "dev-f1.json", "--tune-thresholds")
+    f1_test, _ = evaluate(copy, test, out / "test-f1.json")
+    plain, plain_s = evaluate(copy, test, out / "test-plain.json", "--bootstrap", "0", "--threshold", "0")
+
+    s = minprec["entity_scores"]
+    print("\n== calibration (isotonic per type, fitted on dev) ==")
+    print(f"test ECE raw {s['ece_raw']:.4f}  calibrated {s['ece_calibrated']:.4f}  ({s['entities']} predicted entities)")
+    d = tuned_dev["entity_scores"]
+    print(f"dev  ECE raw {d['ece_raw']:.4f}  calibrated {d['ece_calibrated']:.4f}  (in sample)")
+    print("\n== --min-precision 0.95 tuned on dev, scored on test ==")
+    print(f"thresholds: {minprec['thresholds']}   notes: {d.get('notes', [])}")
+    for kind, v in minprec["per_type"].items():
+        dev_v = tuned_dev["per_type"][kind]
+        print(f"{kind:<5} test precision {v['precision']:.4f} recall {v['recall']:.4f} f1 {v['f1']:.4f}   "
+              f"(dev precision {dev_v['precision']:.4f} recall {dev_v['recall']:.4f})")
+    w = minprec["without_thresholds"]
+    print(f"micro test precision {minprec['precision']:.4f} recall {minprec['recall']:.4f} f1 {minprec['f1']:.4f}  "
+          f"| no threshold: precision {w['precision']:.4f} recall {w['recall']:.4f} f1 {w['f1']:.4f}")
+    print("\n== F1-max thresholds tuned on dev, scored on test ==")
+    print(f"thresholds: {f1_test['thresholds']}")
+    w = f1_test["without_thresholds"]
+    print(f"test f1 {f1_test['f1']:.4f} {f1_test['intervals']['f1']}  | no threshold f1 {w['f1']:.4f}  "
+          f"(dev: {f1_dev['f1']:.4f} vs {f1_dev.get('without_thresholds', {}).get('f1', f1_dev['f1']):.4f})")
+    print("\n== time ==")
+    print(f"dev calibrate + tune: scoring/fit/tune {tuned_dev['timings']['scores_s']:.2f} s of {dev_s:.1f} s; "
+          f"test bootstrap (1,000 resamples) {minprec['timings']['bootstrap_s']:.2f} s of {minprec_s:.1f} s; "
+          f"plain test evaluate (no bootstrap, no threshold) {plain_s:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
