@@ -12,6 +12,12 @@ The run is copied first (the original is never written). Then, each step one `ne
   4. test: F1 at the F1-max thresholds against none
   5. test: --bootstrap 0 --threshold 0, for the time a plain evaluate takes
 Printed: one summary table; the reports stay in --out.
+
+    OMP_NUM_THREADS=1 flock /work/models/train.lock python benchmarks/scores.py /work/models/softmax-42 --dev-folds 2
+
+`--dev-folds K`: calibration without the dev-to-test shift. Dev's sentences are dealt into K folds (seeded);
+for each fold, a calibrator fitted on the other folds' entities is scored on it (ECE, 10 bins). Nothing
+is written and test is not read.
 """
 
 from __future__ import annotations
@@ -39,9 +45,14 @@ def evaluate(run: Path, data: Path, report: Path, *options: str) -> tuple[dict, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
-    parser.add_argument("--copy", required=True, help="where the run is copied (and calibrated)")
-    parser.add_argument("--out", required=True, help="folder for the reports")
+    parser.add_argument("--copy", help="where the run is copied (and calibrated)")
+    parser.add_argument("--out", help="folder for the reports")
+    parser.add_argument("--dev-folds", type=int, help="only the cross-validated calibration of dev, in K folds")
     args = parser.parse_args()
+    if args.dev_folds:
+        return dev_folds(args.model, args.dev_folds)
+    if not (args.copy and args.out):
+        parser.error("--copy and --out are needed (or --dev-folds)")
     copy, out = Path(args.copy), Path(args.out)
     if copy.exists():
         shutil.rmtree(copy)
@@ -79,6 +90,30 @@ def main() -> None:
     print(f"dev calibrate + tune: scoring/fit/tune {tuned_dev['timings']['scores_s']:.2f} s of {dev_s:.1f} s; "
           f"test bootstrap (1,000 resamples) {minprec['timings']['bootstrap_s']:.2f} s of {minprec_s:.1f} s; "
           f"plain test evaluate (no bootstrap, no threshold) {plain_s:.1f} s")
+
+
+def dev_folds(model: str, folds: int, seed: int = 0) -> None:
+    import numpy as np
+
+    from nerkit.calibration import expected_calibration_error, fit, labelled_entities
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.inference.tagger import Tagger
+
+    sentences = load_corpus(DataConfig(validation=str(DATA / "valid.txt"))).splits["validation"]
+    tagger = Tagger.load(model, precision="fp32", threshold=0)
+    tagged = tagger.decode(tagger.word_scores([s["tokens"] for s in sentences]), threshold=0)
+    fold = np.random.default_rng(seed).permutation(len(sentences)) % folds
+    rows = []
+    for k in range(folds):
+        parts = [[i for i in range(len(sentences)) if (fold[i] == k) == held] for held in (False, True)]
+        fitting, held = (labelled_entities([sentences[i]["tags"] for i in p], [tagged[i] for i in p]) for p in parts)
+        calibrator = fit(fitting.kinds, fitting.scores(), fitting.correct)
+        raw, calibrated = held.scores(), held.scores(calibrator)
+        rows.append((expected_calibration_error(raw, held.correct), expected_calibration_error(calibrated, held.correct)))
+        print(f"fold {k}: {len(raw)} held-out entities, ECE raw {rows[-1][0]:.4f} calibrated {rows[-1][1]:.4f}")
+    print(f"mean over {folds} folds: ECE raw {np.mean([r[0] for r in rows]):.4f} "
+          f"calibrated {np.mean([r[1] for r in rows]):.4f}")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ def select_command(args) -> int:
                      dataset_config=args.dataset_config, input_format=args.input_format,
                      skip_invalid=args.skip_invalid, chunk_size=args.chunk_size, resume=args.resume,
                      device=args.device, batch_size=args.batch_size, precision=args.precision,
-                     revision=args.revision, newlines=args.newlines, decoding=args.decoding)
+                     revision=args.revision, newlines=args.newlines, decoding=args.decoding,
+                     threshold=args.threshold)
 
 
 def evaluate_command(args) -> int:

@@ -28,8 +28,10 @@ from .writing import atomic_write
 from .schemes import spans
 from .errors import OutputError
 from .confidence import check_writable_run, score_section
+from .deprecated import moved_names
 
 logger = logging.getLogger(__name__)
+__getattr__ = moved_names(__name__, {"plot_confusion": "nerkit.plots"})
 ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 
@@ -91,7 +93,7 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
 def write_report(output: str, report: dict[str, Any], confusion: Counter) -> None:
     """The JSON, the confusion matrix (.png), the reliability diagram (.reliability.png) and the
     precision-recall curves (.pr.png) beside it."""
-    from .plots import plot_pr_curves, plot_reliability
+    from .plots import plot_confusion, plot_pr_curves, plot_reliability
 
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(output, json.dumps(report, indent=2) + "\n")
@@ -222,31 +224,6 @@ def _classify(gold_spans: set, pred_spans: set, confusion: Counter):
         if not any(g[1] < p[2] and p[1] < g[2] for g in gold_spans):
             confusion[("O", p[0])] += 1
             yield "spurious", {"predicted": text(p)}
-
-
-def plot_confusion(confusion: Counter, path: Path) -> Path:
-    """Gold entity type (rows) against predicted type (columns); O means no overlapping entity."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    kinds = sorted({k for pair in confusion for k in pair} - {"O"}) + ["O"]
-    grid = [[confusion.get((g, p), 0) for p in kinds] for g in kinds]
-    fig, ax = plt.subplots(figsize=(1.2 * len(kinds) + 2, 1.2 * len(kinds) + 1.5))
-    ax.imshow(grid, cmap="Blues")
-    ax.set_xticks(range(len(kinds)), kinds)
-    ax.set_yticks(range(len(kinds)), kinds)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    for i, row in enumerate(grid):
-        for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", color="black" if value < max(map(max, grid)) / 2 else "white")
-    ax.set_title("entity types (O: no overlapping entity)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def format_errors(errors: dict[str, Any]) -> str:

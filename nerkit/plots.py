@@ -1,8 +1,9 @@
-"""The evaluate report's pictures: reliability diagram and precision-recall curves (matplotlib, imported
-when a picture is drawn)."""
+"""The evaluate report's pictures: confusion matrix of entity types, reliability diagram, precision-recall
+curves (matplotlib, imported when a picture is drawn)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,24 @@ def plot_pr_curves(curves: dict[str, dict[str, list[float]]], path: str | Path,
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def plot_confusion(confusion: Counter, path: str | Path) -> Path:
+    """Gold entity type (rows) against predicted type (columns); O means no overlapping entity."""
+    plt = _pyplot()
+    kinds = sorted({k for pair in confusion for k in pair} - {"O"}) + ["O"]
+    grid = [[confusion.get((g, p), 0) for p in kinds] for g in kinds]
+    fig, ax = plt.subplots(figsize=(1.2 * len(kinds) + 2, 1.2 * len(kinds) + 1.5))
+    ax.imshow(grid, cmap="Blues")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", color="black" if value < max(map(max, grid)) / 2 else "white")
+    ax.set_title("entity types (O: no overlapping entity)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -169,3 +169,22 @@ def test_predictions_file_rescored_independently_gives_evaluates_f1_and_partial_
     low, high = report["intervals"]["f1"]
     assert low <= report["f1"] <= high and report["intervals"]["resamples"] == 200
     assert evaluate(tagger, str(SAMPLE / "test.conll"), resamples=200, seed=3)["intervals"] == report["intervals"]
+
+
+def test_serve_takes_a_default_threshold_and_refuses_a_bad_one_in_one_line(trained_run, capsys, monkeypatch):
+    import nerkit.serve as serving
+
+    given = {}
+    monkeypatch.setattr(serving, "serve", lambda model, **options: given.update(options) or 0)
+    assert main(["serve", str(trained_run), "--threshold", "PER=0.6,LOC=0.7"]) == 0
+    assert given["threshold"] == {"PER": 0.6, "LOC": 0.7}
+    assert main(["serve", str(trained_run), "--threshold", "1.2"]) == 2
+    assert capsys.readouterr().err.strip() == "nerkit serve: error: threshold '1.2': 1.2 is outside [0, 1]"
+
+
+def test_plot_confusion_answers_at_its_old_place_with_a_warning():
+    import nerkit.evaluation
+    from nerkit.plots import plot_confusion
+
+    with pytest.warns(DeprecationWarning, match="nerkit.evaluation.plot_confusion moved to nerkit.plots"):
+        assert nerkit.evaluation.plot_confusion is plot_confusion
