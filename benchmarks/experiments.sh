@@ -4,7 +4,7 @@
 #   bash benchmarks/experiments.sh interleaved  # noise 42, context 42, noise 43, ... (what ran on the shared lock)
 #   bash benchmarks/experiments.sh noise     # --seeds 42..46 at 400 steps: the sd of test F1
 #   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
-#   bash benchmarks/experiments.sh compare   # nerkit compare of the two (seeds 42..44 each)
+#   bash benchmarks/experiments.sh compare   # nerkit compare: LoRA (seeds 42..44) against the default (42..44)
 #   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
 #   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
 set -euo pipefail
@@ -13,6 +13,7 @@ OUT=${OUT:-/work/models/experiments}
 LOCK=${LOCK:-/work/models/train.lock}
 RECIPE=recipes/conll03-minilm.yaml
 STEPS="training.max_steps=400"
+LORA="lora.r=16 lora.alpha=32 training.learning_rate=2e-3"  # docs/lora.md's MiniLM settings
 
 seeded() {  # seeded PARENT SEEDS... -- OVERRIDES...: one flock per seed, then the summary over all of them
   local parent=$1; shift; local seeds=(); while [[ $1 != -- ]]; do seeds+=("$1"); shift; done; shift
@@ -32,17 +33,22 @@ one() {  # one seed of one arm (noise | context), then that arm's summary over t
 }
 
 case ${1:?stage} in
-  interleaved)  # on a shared lock, both arms' first seeds before the noise arm's last ones
-    one noise 42; one context 42 data.context=document; one noise 43; one context 43 data.context=document
-    one noise 44; one context 44 data.context=document; one noise 45; one noise 46 ;;
+  interleaved)  # on a shared lock: both arms' seeds in turn (document context ran at ~6 s/step here: replaced by LoRA)
+    one noise 42; one lora 42 $LORA; bash "$0" pairs
+    one noise 43; one lora 43 $LORA; one noise 44; one lora 44 $LORA; one noise 45; one noise 46 ;;
+  pairs)   # single models, paired: LoRA against full fine-tuning at seed 42; two seeds of the same recipe
+    flock "$LOCK" nerkit compare "$OUT/lora/seed-42" "$OUT/noise/seed-42" ../shared/data/conll2003/test.txt \
+      --output "$OUT/compare-lora-42.json"
+    flock "$LOCK" nerkit compare /work/models/softmax-44 /work/models/softmax-43 ../shared/data/conll2003/test.txt \
+      --output "$OUT/compare-softmax-44-43.json" ;;
   noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
   context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
-  compare) # the default arm: noise's seeds 42-44 (linked, not retrained), then the two seeded folders compared
+  compare) # the seeded folders compared (the default arm: the noise arm's seeds 42-44, linked, not retrained)
     mkdir -p "$OUT/default-3"
     for seed in 42 43 44; do ln -sfn "../noise/seed-$seed" "$OUT/default-3/seed-$seed"; done
     nerkit train $RECIPE $STEPS training.output_dir="$OUT/default-3" training.resume_from_checkpoint=true --seeds 42 43 44
-    /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/context" "$OUT/default-3" \
-      ../shared/data/conll2003/test.txt --output "$OUT/compare-context.json" ;;
+    /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/lora" "$OUT/default-3" \
+      ../shared/data/conll2003/test.txt --output "$OUT/compare-lora.json" ;;
   tune)    # one flock per trial: the study resumes trial by trial (--trials counts the study's finished trials)
     for n in $(seq 1 "${TRIALS:-16}"); do
       /usr/bin/time -f "trial $n: %e s wall" flock "$LOCK" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
