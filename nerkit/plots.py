@@ -17,6 +17,13 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_reliability(diagrams: dict[str, list[dict[str, Any]]], path: str | Path) -> Path:
     """One line per score kind (raw, calibrated): share of entities exactly right against mean score, per bin."""
     plt = _pyplot()
@@ -25,16 +32,10 @@ def plot_reliability(diagrams: dict[str, list[dict[str, Any]]], path: str | Path
     for name, rows in diagrams.items():
         filled = [r for r in rows if r["entities"]]
         ax.plot([r["mean_score"] for r in filled], [r["accuracy"] for r in filled], marker="o", label=name)
-    ax.set_xlabel("entity score (bin mean)")
-    ax.set_ylabel("share of entities exactly right")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set(xlabel="entity score (bin mean)", ylabel="share of entities exactly right", xlim=(0, 1), ylim=(0, 1),
+           title="reliability (10 equal-width bins)")
     ax.legend(loc="upper left")
-    ax.set_title("reliability (10 equal-width bins)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_pr_curves(curves: dict[str, dict[str, list[float]]], path: str | Path,
@@ -47,16 +48,10 @@ def plot_pr_curves(curves: dict[str, dict[str, list[float]]], path: str | Path,
         line, = ax.plot(points["recall"], points["precision"], label=kind)
         if chosen and kind in chosen:
             ax.plot(*chosen[kind], marker="o", color=line.get_color())
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01),
+           title="precision-recall per type (dots: thresholds in force)")
     ax.legend(loc="lower left")
-    ax.set_title("precision-recall per type (dots: thresholds in force)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_confusion(confusion: Counter, path: str | Path) -> Path:
@@ -74,7 +69,4 @@ def plot_confusion(confusion: Counter, path: str | Path) -> Path:
         for j, value in enumerate(row):
             ax.text(j, i, str(value), ha="center", va="center", color="black" if value < max(map(max, grid)) / 2 else "white")
     ax.set_title("entity types (O: no overlapping entity)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

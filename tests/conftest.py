@@ -79,6 +79,17 @@ def trained_run(tiny_model, tmp_path_factory) -> Path:
     return out
 
 
+def train_seeded(tiny_model: str, parent: Path, seeds: list[int]) -> Path:
+    """A `nerkit train --seeds` parent folder of 3-step runs of the tiny model."""
+    from nerkit.config import recipe_from_dict
+    from nerkit.seeds import train_seeds
+
+    recipe = quick_recipe(tiny_model, parent)
+    recipe["training"].update(max_steps=3, num_train_epochs=1)
+    train_seeds(recipe_from_dict(recipe), seeds)
+    return parent
+
+
 def publish(cache: Path, repo_id: str, files: dict[str, bytes], revision: str = "main") -> Path:
     """Files as a Hub cache snapshot: what `hf download` leaves behind."""
     commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()

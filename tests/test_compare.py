@@ -8,12 +8,10 @@ import pytest
 from nerkit.bootstrap import sentence_counts
 from nerkit.cli import main as cli
 from nerkit.compare import compare
-from nerkit.config import recipe_from_dict
 from nerkit.errors import MetricError
-from nerkit.seeds import train_seeds
 from nerkit.significance import approximate_randomisation, paired_bootstrap, welch
 
-from conftest import SAMPLE, quick_recipe
+from conftest import SAMPLE, train_seeded
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "O"], ["B-LOC", "O"]] * 40  # 120 sentences
 
@@ -75,11 +73,7 @@ def test_welch_t_test_arithmetic():
 
 @pytest.fixture(scope="module")
 def seeded_pair(tiny_model, tmp_path_factory):
-    parent = tmp_path_factory.mktemp("compare") / "seeded"
-    recipe = quick_recipe(tiny_model, parent)
-    recipe["training"].update(max_steps=3, num_train_epochs=1)
-    train_seeds(recipe_from_dict(recipe), [1, 2])
-    return parent
+    return train_seeded(tiny_model, tmp_path_factory.mktemp("compare") / "seeded", [1, 2])
 
 
 def test_compare_of_a_model_with_itself_finds_no_difference(trained_run, tmp_path):

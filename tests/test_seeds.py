@@ -13,7 +13,7 @@ from nerkit.inference.tagger import Tagger
 from nerkit.seeds import train_seeds
 from nerkit.summary import best_run, statistics, summarize
 
-from conftest import quick_recipe
+from conftest import quick_recipe, train_seeded
 from test_hub import pushed
 
 
@@ -59,11 +59,7 @@ def test_summary_refuses_an_unfinished_seed(tmp_path):
 
 @pytest.fixture(scope="module")
 def seeded(tiny_model, tmp_path_factory):
-    parent = tmp_path_factory.mktemp("seeded") / "runs"
-    recipe = quick_recipe(tiny_model, parent)
-    recipe["training"].update(max_steps=3, num_train_epochs=1)
-    train_seeds(recipe_from_dict(recipe), [5, 6])
-    return parent
+    return train_seeded(tiny_model, tmp_path_factory.mktemp("seeded") / "runs", [5, 6])
 
 
 def test_seeds_make_one_run_folder_each_and_a_summary(seeded):
