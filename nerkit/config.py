@@ -30,6 +30,12 @@ __getattr__ = moved_names(__name__, {"describe": "nerkit.starter:describe"})  # 
 HEADS = ("softmax", "crf")
 
 
+def option(default: Any, flag: str, text: str, **more) -> Any:
+    """A field of a settings dataclass that is a command-line option (`cli.add_options` builds it: `flag`,
+    `help` and any `choices` in `more`)."""
+    return field(default=default, metadata={"flag": flag, "help": text, **more})
+
+
 def _help(text: str, default: Any = dataclasses.MISSING, flag: str | None = None,
           choices: tuple[str, ...] | None = None, **kwargs) -> Any:
     """A field with its help text; `flag`: the command-line option that sets it under `nerkit evaluate`

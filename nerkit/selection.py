@@ -14,33 +14,30 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+from .config import option
 from .errors import UsageError
 from .informativeness import STRATEGIES
 
 logger = logging.getLogger(__name__)
 
 
-def _option(default, flag: str, text: str, **more):
-    return field(default=default, metadata={"flag": flag, "help": text, **more})
-
-
 @dataclass(frozen=True)
 class Selection:
     """What to pick: `nerkit select`'s options."""
-    budget: int = _option(100, "--budget", "how many texts to pick")
-    strategy: str = _option("entropy", "--strategy", "entropy: mean word entropy; least-confidence: 1 - P(predicted "
+    budget: int = option(100, "--budget", "how many texts to pick")
+    strategy: str = option("entropy", "--strategy", "entropy: mean word entropy; least-confidence: 1 - P(predicted "
                             "tags); mnlp: -(mean log-probability of the predicted tags); random: a control",
                             choices=STRATEGIES)
-    diversity: float | None = _option(None, "--diversity", "leave out a text whose word set's estimated Jaccard "
+    diversity: float | None = option(None, "--diversity", "leave out a text whose word set's estimated Jaccard "
                                       "similarity (MinHash) to a better pick is at least this, e.g. 0.7")
-    exclude: str | None = _option(None, "--exclude", "texts already labelled (a Label Studio export, doccano or "
+    exclude: str | None = option(None, "--exclude", "texts already labelled (a Label Studio export, doccano or "
                                   "spans JSON Lines, any JSON/JSON Lines records): skipped by --id-field or by text")
-    id_field: str | None = _option(None, "--id-field", "the field that identifies a record in the pool and in "
+    id_field: str | None = option(None, "--id-field", "the field that identifies a record in the pool and in "
                                    "--exclude (default: texts are matched by their exact content)")
-    seed: int = _option(42, "--seed", "the random strategy's seed")
+    seed: int = option(42, "--seed", "the random strategy's seed")
 
 
 def select_to(model: str, selection: Selection, output: str, input: str | None = None, fmt: str | None = None,

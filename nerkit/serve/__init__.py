@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..config import option
 from ..errors import ServeError
 
 logger = logging.getLogger(__name__)
 
 
-def _option(default, flag: str, text: str):
-    return field(default=default, metadata={"flag": flag, "help": text})
-
-
 @dataclass(frozen=True)
 class Limits:
     """What one request may hold: the server's defaults, `nerkit serve`'s options and /info's `limits`."""
-    max_texts: int = _option(32, "--max-texts", "texts per request")
-    max_chars: int = _option(10_000, "--max-chars", "characters per text")
-    max_tasks: int = _option(1000, "--max-tasks", "Label Studio tasks per /label-studio/predict request (tagged in "
+    max_texts: int = option(32, "--max-texts", "texts per request")
+    max_chars: int = option(10_000, "--max-chars", "characters per text")
+    max_tasks: int = option(1000, "--max-tasks", "Label Studio tasks per /label-studio/predict request (tagged in "
                                                   "pieces of --max-texts)")
-    max_body_bytes: int | None = _option(None, "--max-body-bytes",
+    max_body_bytes: int | None = option(None, "--max-body-bytes",
                                          "request body size (default: room for the two limits above)")
 
     @property
@@ -41,9 +38,9 @@ class Limits:
 @dataclass(frozen=True)
 class Batching:
     """How concurrent requests share model calls."""
-    batch_texts: int = _option(64, "--batch-texts", "texts of concurrent requests tagged in one call")
-    max_wait_ms: float = _option(5.0, "--max-wait-ms", "how long a call waits for more requests")
-    batch_size: int = _option(8, "--batch-size", "sentences per forward pass (small length-sorted passes pad "
+    batch_texts: int = option(64, "--batch-texts", "texts of concurrent requests tagged in one call")
+    max_wait_ms: float = option(5.0, "--max-wait-ms", "how long a call waits for more requests")
+    batch_size: int = option(8, "--batch-size", "sentences per forward pass (small length-sorted passes pad "
                                                  "least on a CPU)")
 
 
