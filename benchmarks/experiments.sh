@@ -4,9 +4,11 @@
 #   bash benchmarks/experiments.sh interleaved  # noise 42, context 42, noise 43, ... (what ran on the shared lock)
 #   bash benchmarks/experiments.sh noise     # --seeds 42..46 at 400 steps: the sd of test F1
 #   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
+#   bash benchmarks/experiments.sh threeseed # the default (noise 42..44) and LoRA (42..44) arms, in turn
 #   bash benchmarks/experiments.sh compare   # nerkit compare: LoRA (seeds 42..44) against the default (42..44)
 #   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
 #   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
+#                                             # (both at the study's 300 steps: the budget the values were tuned for)
 set -euo pipefail
 export OMP_NUM_THREADS=1  # one thread: the other core serves everyone's tests (a 2-thread step waits on both cores)
 OUT=${OUT:-/work/models/experiments}
@@ -42,6 +44,7 @@ case ${1:?stage} in
     flock "$LOCK" nerkit compare /work/models/softmax-44 /work/models/softmax-43 ../shared/data/conll2003/test.txt \
       --output "$OUT/compare-softmax-44-43.json" ;;
   noise)   seeded "$OUT/noise" 42 43 44 45 46 -- $STEPS ;;
+  threeseed) for seed in 42 43 44; do one noise "$seed"; one lora "$seed" $LORA; done ;;
   context) seeded "$OUT/context" 42 43 44 -- $STEPS data.context=document ;;
   compare) # the seeded folders compared (the default arm: the noise arm's seeds 42-44, linked, not retrained)
     mkdir -p "$OUT/default-3"
@@ -54,5 +57,16 @@ case ${1:?stage} in
       /usr/bin/time -f "trial $n: %e s wall" flock "$LOCK" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
         training.output_dir="$OUT/tune" --trials "$n" $([[ $n -gt 1 ]] && echo --resume)
     done ;;
+  tuned)   # the study's best values against the recipe's own, same seeds and 300 steps, then the paired compare
+    seeded "$OUT/default-300" 42 43 44 -- training.max_steps=300
+    local_best=$OUT/tune/best-recipe.yaml
+    for seed in 42 43 44; do
+      [[ -f $OUT/tuned-300/seed-$seed/nerkit.json && ! -f $OUT/tuned-300/seed-$seed/INCOMPLETE ]] && continue
+      /usr/bin/time -f "tuned seed $seed: %e s wall" flock "$LOCK" nerkit train "$local_best" \
+        training.output_dir="$OUT/tuned-300" training.resume_from_checkpoint=true --seeds "$seed"
+    done
+    nerkit train "$local_best" training.output_dir="$OUT/tuned-300" training.resume_from_checkpoint=true --seeds 42 43 44
+    /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/tuned-300" "$OUT/default-300" \
+      ../shared/data/conll2003/test.txt --output "$OUT/compare-tuned.json" ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac
