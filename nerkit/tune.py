@@ -56,12 +56,15 @@ def tune(recipe: Recipe, trials: int, timeout: float | None = None, resume: bool
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: experimental since 2.9
         storage = optuna.storages.RDBStorage(f"sqlite:///{(out / STUDY).resolve()}", heartbeat_interval=heartbeat)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
-    existing = 0
+    existing, started = 0, 0
     if resume:
-        existing = len(optuna.load_study(study_name="nerkit", storage=storage).get_trials(states=finished))
+        before = optuna.load_study(study_name="nerkit", storage=storage).get_trials(deepcopy=False)
+        existing, started = sum(t.state in finished for t in before), len(before)
+    # the sampler's seed moves with every trial started before, running ones included: a process that resumes
+    # or joins a study while another trains draws new values instead of repeating that process's draws
     study = optuna.create_study(
         storage=storage, study_name="nerkit", direction=settings.direction, load_if_exists=resume,
-        sampler=optuna.samplers.TPESampler(seed=int(recipe.training.get("seed", 42)) + existing),  # fresh draws on resume
+        sampler=optuna.samplers.TPESampler(seed=int(recipe.training.get("seed", 42)) + started),
         pruner=optuna.pruners.MedianPruner() if settings.pruner == "median" else optuna.pruners.NopPruner())
     logger.info("study %s: %d of %d trials finished before; searching %s", out / STUDY, existing, trials,
                 ", ".join(space))

@@ -93,6 +93,22 @@ def test_a_killed_study_resumes_where_it_stopped(tiny_model, tmp_path):
     assert (out / "best-recipe.yaml").is_file()
 
 
+def test_a_process_joining_a_study_while_a_trial_runs_draws_new_values(tiny_model, tmp_path):
+    import optuna
+
+    from nerkit.space import suggest
+
+    recipe = recipe_from_dict(tune_recipe(tiny_model, tmp_path / "tune", pruner="none"))
+    (tmp_path / "tune").mkdir()
+    storage = f"sqlite:///{tmp_path / 'tune' / 'study.db'}"
+    other = optuna.create_study(storage=storage, study_name="nerkit", direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=int(recipe.training.get("seed", 42))))
+    running = suggest(other.ask(), space_of(recipe))  # the first process's draw: its trial is still training
+    study = tune(recipe, trials=1, resume=True)
+    joined = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(joined) == 1 and joined[0].params != running
+
+
 @pytest.mark.parametrize("space, message", [
     ({"training.learnig_rate": [1e-4]}, "unknown key 'training.learnig_rate'"),
     ({"training.learning_rate": {"low": 1e-3, "high": 1e-4}}, "low 0.001 must be below high 0.0001"),
