@@ -6,7 +6,8 @@
 #   bash benchmarks/experiments.sh context   # the same 400-step recipe with data.context=document, seeds 42..44
 #   bash benchmarks/experiments.sh threeseed # the default (noise 42..44) and LoRA (42..44) arms, in turn
 #   bash benchmarks/experiments.sh compare   # nerkit compare: LoRA (seeds 42..44) against the default (42..44)
-#   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space
+#   bash benchmarks/experiments.sh tune      # nerkit tune, 16 trials of 300 steps, default space (twice: 2 processes)
+#   bash benchmarks/experiments.sh default300  # the default recipe at 300 steps, seeds 42..44 (tuned's baseline)
 #   bash benchmarks/experiments.sh tuned     # best-recipe.yaml against the default recipe, seeds 42..44, on test
 #                                             # (both at the study's 300 steps: the budget the values were tuned for)
 set -euo pipefail
@@ -52,11 +53,10 @@ case ${1:?stage} in
     nerkit train $RECIPE $STEPS training.output_dir="$OUT/default-3" training.resume_from_checkpoint=true --seeds 42 43 44
     /usr/bin/time -f "compare: %e s wall" flock "$LOCK" nerkit compare "$OUT/lora" "$OUT/default-3" \
       ../shared/data/conll2003/test.txt --output "$OUT/compare-lora.json" ;;
-  tune)    # one flock per trial: the study resumes trial by trial (--trials counts the study's finished trials)
-    for n in $(seq 1 "${TRIALS:-16}"); do
-      /usr/bin/time -f "trial $n: %e s wall" flock "$LOCK" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
-        training.output_dir="$OUT/tune" --trials "$n" $([[ $n -gt 1 ]] && echo --resume)
-    done ;;
+  tune)    # until the study has $TRIALS finished trials; run it again on the other core to join the study
+    /usr/bin/time -f "tune: %e s wall" nerkit tune $RECIPE training.max_steps=300 tune.eval_steps=100 \
+      training.output_dir="$OUT/tune" --trials "${TRIALS:-16}" $([[ -f $OUT/tune/study.db ]] && echo --resume) ;;
+  default300) seeded "$OUT/default-300" 42 43 44 -- training.max_steps=300 ;;
   tuned)   # the study's best values against the recipe's own, same seeds and 300 steps, then the paired compare
     seeded "$OUT/default-300" 42 43 44 -- training.max_steps=300
     local_best=$OUT/tune/best-recipe.yaml

@@ -132,6 +132,7 @@ def evaluate_command(args) -> int:
                           data_config=from_options(DataConfig, args), device=args.device,
                           batch_size=args.batch_size, revision=args.revision, newlines=args.newlines,
                           decoding=args.decoding, threshold=args.threshold, calibrate=args.calibrate,
+                          calibration=args.calibration,
                           tune_thresholds=args.tune_thresholds, min_precision=args.min_precision,
                           predictions=args.predictions, resamples=args.bootstrap, seed=args.seed)
     print(format_table({args.split: report}))
@@ -224,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--predictions", help="write word, gold tag and predicted tag per line (what conlleval reads)")
     evaluate.add_argument("--calibrate", action="store_true",
                           help="fit the entity-score calibrator on this file and store it in the run's nerkit.json")
+    evaluate.add_argument("--calibration", choices=("auto", "isotonic", "platt"), default="auto",
+                          help="with --calibrate: isotonic or Platt curves, or auto: the one with the lower held-out "
+                               "ECE over 5 folds of this file's entities")
     evaluate.add_argument("--tune-thresholds", action="store_true",
                           help="per-type thresholds with the best F1 on this file, stored in the run's nerkit.json")
     evaluate.add_argument("--min-precision", type=float,

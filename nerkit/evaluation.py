@@ -37,14 +37,14 @@ ERROR_KINDS = ("type", "boundary", "boundary_and_type", "missed", "spurious")
 
 def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "default", output: str | None = None,
              data_config: DataConfig | None = None, examples: int = 3, newlines: str | None = None,
-             threshold: Any = None, calibrate: bool = False, tune_thresholds: bool = False,
+             threshold: Any = None, calibrate: bool = False, calibration: str = "auto", tune_thresholds: bool = False,
              min_precision: float | None = None, predictions: str | None = None, resamples: int = 1000,
              seed: int = 0, **tagger_kwargs) -> dict[str, Any]:
     """Word-level predictions on `data` scored exactly as training scores its eval splits. A span export's
     texts are split into sentences by `newlines` (default: the model's rule), as predict splits them.
     `data` may name a split of the run (`test`): the file it was trained with, read with its recipe's settings.
     Entities below `threshold` (default: the model's tuned thresholds; 0: none) are dropped first.
-    `calibrate` / `tune_thresholds` fit a calibrator / per-type thresholds on these entities and store them
+    `calibrate` / `tune_thresholds` fit a calibrator (curves of kind `calibration`) / per-type thresholds on these entities and store them
     in the run (confidence.py); every F1 gets a `resamples`-sentence bootstrap interval (0: none)."""
     if output and Path(output).suffix.lower() == ".png":
         raise OutputError(f"--output {output}: the report is JSON and the confusion-matrix PNG is written beside it "
@@ -61,7 +61,8 @@ def evaluate(model: str | Tagger, data: str, split: str = "test", mode: str = "d
     corpus, sentences, scores, tagger, newlines = score_file(model, data, split, cfg, newlines, **tagger_kwargs)
     gold = [s["tags"] for s in sentences]
     started = time.perf_counter()
-    entity_scores = score_section(tagger, model, gold, scores, data, calibrate, tune_thresholds, min_precision)
+    entity_scores = score_section(tagger, model, gold, scores, data, calibrate, tune_thresholds, min_precision,
+                                  calibration)
     tuning = time.perf_counter() - started
     limits = tagger.thresholds if threshold is None else effective(threshold, None, tagger.metadata.entity_types)
     pred = [[tag for tag, _ in words] for words in tagger.decode(scores, limits)]  # tuned just now, stored, or given

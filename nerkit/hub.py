@@ -130,7 +130,10 @@ def score_kind(metadata) -> str:
                 "words. `nerkit evaluate RUN valid.txt --calibrate` calibrates them.")
     else:
         types = f"one curve per type for {', '.join(c.per_type)}, " if c.per_type else ""
-        text = (f"Entity scores are calibrated ({c.method} regression, {types}fitted on {c.entities:,} entities of "
+        how = {"isotonic": "isotonic regression", "platt": "Platt scaling"}.get(c.method, c.method)
+        if c.cross_validated_ece:
+            how += " (the lower held-out ECE over 5 folds)"
+        text = (f"Entity scores are calibrated ({how}, {types}fitted on {c.entities:,} entities of "
                 f"{c.fitted_on or 'the validation split'}): the probability that the entity is exactly right.")
     if t is not None and any(v > 0 for v in t.per_type.values()):
         values = ", ".join(f"{k} {v:g}" for k, v in t.per_type.items() if v > 0)

@@ -233,7 +233,8 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder, callbac
         if "validation" not in decoded:
             scorer = WordMetrics(features["validation"], datasets["validation"], labels, decoding=recipe.eval.decoding, crf=crf)
             decoded["validation"] = scorer.decoded(trainer.predict(features["validation"]).predictions)
-        calibrator = fit_on(datasets["validation"]["tags"], decoded["validation"], "validation split")
+        calibrator = fit_on(datasets["validation"]["tags"], decoded["validation"], "validation split",
+                            recipe.eval.calibration)
     save_run(trainer, recipe, corpus, encoder, results, train_output.metrics, plan, rehearsal, calibrator)
     if trainer.is_world_process_zero():
         print(format_table(results), flush=True)

@@ -1,4 +1,5 @@
-"""Entity-score calibration: isotonic curves stored as breakpoints, ECE, and the decoded entities they are fitted on."""
+"""Entity-score calibration: isotonic and Platt curves stored as breakpoints, the choice between them, ECE, and the
+decoded entities they are fitted on."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from nerkit.calibration import (Calibrator, Curve, entity_score, expected_calibration_error, fit, fit_curve, fit_on,
-                                labelled_entities, reliability)
+                                fit_platt, labelled_entities, reliability)
+from nerkit.errors import UsageError
 from nerkit.metadata import RunMetadata
 
 
@@ -39,6 +41,45 @@ def test_isotonic_calibration_brings_a_miscalibrated_model_to_its_accuracy():
     fresh_right = rng.uniform(0, 1, fresh.size) < (fresh - 0.5) * 1.6
     assert expected_calibration_error(curve(fresh), fresh_right) < 0.02
     assert all(np.diff(curve.probabilities) >= 0) and len(curve.scores) < 400  # breakpoints, not one per entity
+
+
+def logistic_model(rng, n, a=3.0, b=-1.0):
+    """Raw scores whose true probability of being right is sigmoid(a * logit(score) + b): Platt's own shape."""
+    raw = rng.uniform(0.3, 0.999, n)
+    truth = 1 / (1 + np.exp(-(a * np.log(raw / (1 - raw)) + b)))
+    return raw, rng.uniform(0, 1, n) < truth, truth
+
+
+def test_platt_scaling_recovers_a_logistic_miscalibration_out_of_sample():
+    rng = np.random.default_rng(2)
+    raw, correct, _ = logistic_model(rng, 20_000)
+    curve = fit_platt(raw, correct)
+    assert expected_calibration_error(raw, correct) > 0.05
+    fresh, fresh_right, truth = logistic_model(rng, 20_000)
+    assert expected_calibration_error(curve(fresh), fresh_right) < 0.015
+    assert np.abs(curve(fresh) - truth).max() < 0.03  # the sampled curve follows the true one
+    assert all(np.diff(curve.probabilities) >= 0)
+
+
+def test_platt_scaling_stays_finite_when_every_entity_is_right():
+    curve = fit_platt([0.7, 0.8, 0.9, 0.95], [True] * 4)
+    assert 0.5 < curve(0.9) < 1.0 and np.isfinite(curve.probabilities).all()
+
+
+def test_auto_calibration_keeps_the_kind_with_the_lower_held_out_ece():
+    rng = np.random.default_rng(3)
+    raw, correct, _ = logistic_model(rng, 4_000)  # a logistic truth: Platt's two numbers fit it best
+    kinds = np.where(rng.uniform(0, 1, raw.size) < 0.5, "PER", "LOC")
+    auto = fit(kinds, raw, correct)
+    assert set(auto.cross_validated_ece) == {"isotonic", "platt"}
+    best = min(auto.cross_validated_ece, key=auto.cross_validated_ece.get)
+    assert auto.method == best
+    fixed = fit(kinds, raw, correct, method=best)
+    assert fixed.method == best and fixed.cross_validated_ece is None and fixed.overall == auto.overall
+    step = (raw > 0.8) & (rng.uniform(0, 1, raw.size) < 0.97) | (raw <= 0.8) & (rng.uniform(0, 1, raw.size) < 0.2)
+    assert fit(kinds, raw, step).method == "isotonic"  # a jump no logistic curve follows
+    with pytest.raises(UsageError, match="calibration method 'spline'"):
+        fit(kinds, raw, correct, method="spline")
 
 
 def test_calibration_curve_pools_tied_scores_and_clips_outside_its_range():

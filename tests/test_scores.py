@@ -44,7 +44,10 @@ def test_training_fits_a_calibrator_on_validation_and_the_card_says_so(trained_r
     meta = RunMetadata.from_file(trained_run / "nerkit.json")
     assert meta.calibrator is not None and meta.calibrator.fitted_on == "validation split"
     assert meta.calibrator.entities > 0 and meta.thresholds is None
-    assert "Entity scores are calibrated (isotonic regression" in (trained_run / "README.md").read_text()
+    how = {"isotonic": "isotonic regression", "platt": "Platt scaling"}[meta.calibrator.method]
+    assert f"Entity scores are calibrated ({how} (the lower held-out ECE" in (trained_run / "README.md").read_text()
+    folds = meta.calibrator.cross_validated_ece  # eval.calibration: auto
+    assert set(folds) == {"isotonic", "platt"} and folds[meta.calibrator.method] == min(folds.values())
 
 
 def test_threshold_drops_whole_entities_the_same_in_the_python_api_load_and_serve(trained_run, tagger, cut):
@@ -108,6 +111,17 @@ def test_evaluate_calibrates_and_tunes_into_the_run_and_predict_uses_them(run_co
     report = evaluate(str(run_copy), valid)
     assert report["thresholds"] == tuned and "ece_calibrated" in report["entity_scores"]
     assert "Entity scores are calibrated" in (run_copy / "README.md").read_text()
+
+
+def test_evaluate_calibrates_with_the_kind_of_curve_asked_for(run_copy, capsys):
+    valid = str(SAMPLE / "validation.conll")
+    assert main(["evaluate", str(run_copy), valid, "--calibrate", "--calibration", "platt", "--bootstrap", "0"]) == 0
+    assert "calibrated (platt, fitted on validation.conll)" in capsys.readouterr().out
+    calibrator = RunMetadata.from_file(run_copy / "nerkit.json").calibrator
+    assert calibrator.method == "platt" and calibrator.cross_validated_ece is None
+    assert "Platt scaling" in (run_copy / "README.md").read_text()
+    report = evaluate(str(run_copy), valid, calibrate=True, resamples=0)  # auto: both kinds scored
+    assert set(report["entity_scores"]["calibrator"]["cross_validated_ece"]) == {"isotonic", "platt"}
 
 
 def test_calibrating_again_removes_thresholds_tuned_on_the_old_scores(run_copy):
