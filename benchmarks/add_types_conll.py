@@ -5,12 +5,14 @@
     python benchmarks/add_types_conll.py --permuted /work/models/softmax-42   # before-training equality
     python benchmarks/add_types_conll.py --pass-time /work/models/softmax-42  # the pseudo-labelling pass
 
-A: PER/LOC/ORG only (MISC turned into O). B: continued from A on data where only MISC is annotated (every
-other entity O), without rehearsal. C: as B with `data.rehearsal: pseudo-label`. D (--reference): a run on
-all four types with the same recipe, for MISC. Every run uses recipes/conll03-minilm.yaml with the given
-steps and seed, no validation split (no checkpoints), and is scored on the CoNLL test file with the
-types it was trained on (A on the test file with MISC turned into O: per-type scores of PER/LOC/ORG do
-not depend on MISC). Files and runs go to --out (default /tmp/nerkit-add-types), never the repository.
+A: PER/LOC/ORG only (MISC turned into O), with the dev file of those types as its validation split (its
+calibrator is fitted there), then `nerkit evaluate A dev-old-types --tune-thresholds`: per-type F1-max
+thresholds stored in A, chosen on dev. B: continued from A on data where only MISC is annotated (every
+other entity O), without rehearsal. C: as B with `data.rehearsal: pseudo-label` and its default
+thresholds: A's tuned ones. D (--reference): a run on all four types with the same recipe, for MISC.
+Every run uses recipes/conll03-minilm.yaml with the given steps and seed, no checkpoints, and is scored
+on the CoNLL test file with the types it was trained on (A on the test file with MISC turned into O:
+per-type scores of PER/LOC/ORG do not depend on MISC). Files and runs go to --out (default /tmp/nerkit-add-types), never the repository.
 
 --permuted RUN writes a copy of RUN whose head rows and labels are in reversed order (as another tool
 would order them), builds nerkit's model from it for the CoNLL labels, and compares its predictions on the
@@ -53,6 +55,18 @@ def train(out: Path, name: str, steps: int, seed: int, overrides: list[str]) -> 
                "training.save_strategy=no", "training.eval_strategy=no", f"training.output_dir={run_dir}", *overrides]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
+    return run_dir
+
+
+def tuned(run_dir: Path, dev: Path) -> Path:
+    """Per-type F1-max thresholds of `run_dir` tuned on `dev` and stored in it (what C's rehearsal uses)."""
+    from nerkit.metadata import RunMetadata
+
+    if RunMetadata.from_file(run_dir / "nerkit.json").thresholds is None:
+        command = [sys.executable, "-m", "nerkit.cli", "evaluate", str(run_dir), str(dev), "--tune-thresholds",
+                   "--bootstrap", "0", "--output", str(run_dir / "dev-tuned.json")]
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, check=True, cwd=ROOT)
     return run_dir
 
 
@@ -105,7 +119,7 @@ def pass_time(run: str, out: Path, limit: int | None = None) -> dict:
 
     new_train = keep_types(DATA / "train.txt", out / "train.misc-only.txt", ("MISC",))
     sentences = load_corpus(DataConfig(train=str(new_train))).splits["train"][:limit]
-    return rehearse(run, sentences, 0.9)
+    return rehearse(run, sentences)
 
 
 def main() -> None:
@@ -127,10 +141,13 @@ def main() -> None:
         return
     old_train = keep_types(DATA / "train.txt", args.out / "train.old-types.txt", OLD)
     old_test = keep_types(DATA / "test.txt", args.out / "test.old-types.txt", OLD)
+    old_valid = keep_types(DATA / "valid.txt", args.out / "valid.old-types.txt", OLD)
     new_train = keep_types(DATA / "train.txt", args.out / "train.misc-only.txt", ("MISC",))
     a = args.out / f"A-seed{args.seed}"
     arms = {
-        "A": lambda: train(args.out, "A", args.steps, args.seed, [f"data.train={old_train}", f"data.test={old_test}"]),
+        "A": lambda: tuned(train(args.out, "A", args.steps, args.seed, [f"data.train={old_train}",
+                                                                        f"data.validation={old_valid}",
+                                                                        f"data.test={old_test}"]), old_valid),
         "B": lambda: train(args.out, "B", args.steps, args.seed, [f"model.name_or_path={a}", f"data.train={new_train}"]),
         "C": lambda: train(args.out, "C", args.steps, args.seed, [f"model.name_or_path={a}", f"data.train={new_train}",
                                                                  "data.rehearsal=pseudo-label"]),

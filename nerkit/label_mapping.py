@@ -141,9 +141,13 @@ def card_line(record: dict[str, Any] | None, rehearsal: dict[str, Any] | None = 
     if os.path.isabs(record["model"]):  # a local folder: its name, as the card's recipe shows it
         record = {**record, "model": Path(record["model"]).name}
     if rehearsal:
+        from .thresholds import describe
+
         added = ", ".join(f"{k} {n:,}" for k, n in rehearsal["added"].items()) or "none"
+        at = describe(rehearsal["thresholds"]) if "thresholds" in rehearsal else rehearsal["threshold"]
+        source = f" ({rehearsal['threshold_source']})" if rehearsal.get("threshold_source") else ""
         return card_line(record) + ["", f"Rehearsal: the starting model's entities of {', '.join(rehearsal['types'])} "
-                                        f"with score >= {rehearsal['threshold']} where the new data has O were used "
+                                        f"with score >= {at}{source} where the new data has O were used "
                                         f"as labels ({added})."]
     if record.get("reinitialised"):
         return ["", f"Continued from `{record['model']}`; its head was re-initialised ({record['reinitialised']})."]

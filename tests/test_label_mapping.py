@@ -122,7 +122,12 @@ def test_card_says_where_the_model_came_from_and_what_rehearsal_added():
     assert card_line(record, rehearsal) == [
         "", "Continued from `my-org/per`; labels kept: PER; added: LOC.",
         "", "Rehearsal: the starting model's entities of PER with score >= 0.9 where the new data has O were used "
-            "as labels (PER 1,234)."]
+            "as labels (PER 1,234)."]  # a record written before per-type thresholds
+    per_type = {"types": ["LOC", "PER"], "thresholds": {"LOC": 0.5, "PER": 0.4444}, "added": {"LOC": 5, "PER": 7},
+                "threshold_source": "the starting model's thresholds (f1, tuned on valid.txt)"}
+    assert card_line(record, per_type)[-1] == (
+        "Rehearsal: the starting model's entities of LOC, PER with score >= LOC 0.5, PER 0.4444 (the starting "
+        "model's thresholds (f1, tuned on valid.txt)) where the new data has O were used as labels (LOC 5, PER 7).")
     generic = plan_for(["LABEL_0", "LABEL_1"], DATA, "x", drop_labels=False).record()
     assert card_line(generic) == ["", "Continued from `x`; its head was re-initialised (its labels are generic "
                                       "(LABEL_0, ...))."]
