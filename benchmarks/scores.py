@@ -15,6 +15,13 @@ Printed: one summary table; the reports stay in --out.
 
     OMP_NUM_THREADS=1 flock /work/models/train.lock python benchmarks/scores.py /work/models/softmax-42 --dev-folds 2
 
+    OMP_NUM_THREADS=1 python benchmarks/scores.py --runs RUN [RUN ...]
+
+`--runs`: the calibration and min-precision figures over several models (seeds), nothing written into
+them. Each run tags dev and test once; the calibrator (`auto`: the kind with the lower held-out ECE over 5
+folds of the dev entities) and the `--min-precision 0.95` thresholds are fitted on dev exactly as
+`nerkit evaluate valid.txt --calibrate --tune-thresholds --min-precision 0.95` fits them; test is scored.
+
 `--dev-folds K`: calibration without the dev-to-test shift. Dev's sentences are dealt into K folds (seeded);
 for each fold, a calibrator fitted on the other folds' entities is scored on it (ECE, 10 bins). Nothing
 is written and test is not read.
@@ -48,7 +55,10 @@ def main() -> None:
     parser.add_argument("--copy", help="where the run is copied (and calibrated)")
     parser.add_argument("--out", help="folder for the reports")
     parser.add_argument("--dev-folds", type=int, help="only the cross-validated calibration of dev, in K folds")
+    parser.add_argument("--runs", nargs="+", help="only the calibration and min-precision figures of these runs")
     args = parser.parse_args()
+    if args.runs:
+        return over_runs(args.runs)
     if args.dev_folds:
         return dev_folds(args.model, args.dev_folds)
     if not (args.copy and args.out):
@@ -90,6 +100,43 @@ def main() -> None:
     print(f"dev calibrate + tune: scoring/fit/tune {tuned_dev['timings']['scores_s']:.2f} s of {dev_s:.1f} s; "
           f"test bootstrap (1,000 resamples) {minprec['timings']['bootstrap_s']:.2f} s of {minprec_s:.1f} s; "
           f"plain test evaluate (no bootstrap, no threshold) {plain_s:.1f} s")
+
+
+def labelled(model: str, name: str):
+    """The decoded entities of one CoNLL-2003 file tagged by `model` (every entity, no threshold)."""
+    from nerkit.calibration import labelled_entities
+    from nerkit.config import DataConfig
+    from nerkit.data import load_corpus
+    from nerkit.inference.tagger import Tagger
+
+    sentences = load_corpus(DataConfig(test=str(DATA / name))).splits["test"]
+    tagger = Tagger.load(model, precision="fp32", threshold=0)
+    tagged = tagger.decode(tagger.word_scores([s["tokens"] for s in sentences]), threshold=0)
+    return labelled_entities([s["tags"] for s in sentences], tagged)
+
+
+def over_runs(runs: list[str], min_precision: float = 0.95) -> None:
+    import numpy as np
+
+    from nerkit.calibration import expected_calibration_error, fit
+    from nerkit.thresholds import tune
+
+    print("| run | calibrator (held-out ECE on dev) | test ECE raw | calibrated | test precision at dev "
+          f"min-precision {min_precision}: LOC, MISC, ORG, PER | micro P / R |\n|---|---|---|---|---|---|")
+    for run in runs:
+        dev, test = labelled(run, "valid.txt"), labelled(run, "test.txt")
+        calibrator = fit(dev.kinds, dev.scores(), dev.correct, fitted_on="valid.txt")
+        dev_scores, test_scores = dev.scores(calibrator), test.scores(calibrator)
+        limits = tune(dev.kinds, dev_scores, dev.correct, dev.gold, min_precision).per_type
+        kinds = np.asarray(test.kinds, dtype=object)
+        kept = np.array([s >= limits.get(k, 0.0) for k, s in zip(test.kinds, test_scores)], dtype=bool)
+        precision = {k: test.correct[kept & (kinds == k)].mean() for k in sorted(test.gold)}
+        held = ", ".join(f"{m} {e:.4f}" for m, e in calibrator.cross_validated_ece.items())
+        print(f"| {run} | {calibrator.method} ({held}) | {expected_calibration_error(test.scores(), test.correct):.4f} "
+              f"| {expected_calibration_error(test_scores, test.correct):.4f} | "
+              + ", ".join(f"{precision[k]:.4f}" for k in precision)
+              + f" | {test.correct[kept].mean():.4f} / {test.correct[kept].sum() / sum(test.gold.values()):.4f} |",
+              flush=True)
 
 
 def dev_folds(model: str, folds: int, seed: int = 0) -> None:
