@@ -51,7 +51,7 @@ def evaluate(run: Path, data: Path, report: Path, *options: str) -> tuple[dict, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model")
+    parser.add_argument("model", nargs="?")
     parser.add_argument("--copy", help="where the run is copied (and calibrated)")
     parser.add_argument("--out", help="folder for the reports")
     parser.add_argument("--dev-folds", type=int, help="only the cross-validated calibration of dev, in K folds")
@@ -61,8 +61,8 @@ def main() -> None:
         return over_runs(args.runs)
     if args.dev_folds:
         return dev_folds(args.model, args.dev_folds)
-    if not (args.copy and args.out):
-        parser.error("--copy and --out are needed (or --dev-folds)")
+    if not (args.model and args.copy and args.out):
+        parser.error("a model with --copy and --out are needed (or --dev-folds, or --runs)")
     copy, out = Path(args.copy), Path(args.out)
     if copy.exists():
         shutil.rmtree(copy)
