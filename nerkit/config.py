@@ -123,7 +123,8 @@ class DataConfig:
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)
     label_all_tokens: bool = _help("Train on every sub-token (continuations of B- become I-); eval stays per word.", False)
-    context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence")
+    context: str = _help("sentence | document: add neighbouring sentences of the same document as context.", "sentence",
+                         choices=("sentence", "document"))
     context_size: int = _help("With `context: document`: sub-tokens of context on each side.", 64)
 
 

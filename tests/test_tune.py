@@ -118,6 +118,7 @@ def test_a_process_joining_a_study_while_a_trial_runs_draws_new_values(tiny_mode
     ({"training.per_device_train_batch_size": {"low": 8.5, "high": 32}}, "low and high must be integers"),
     ({"training.learning_rate": {"low": 0.0, "high": 1e-3, "log": True}}, "a log range needs low above 0"),
     ({"eval.mode": ["default", "lenient"]}, "eval.mode must be"),
+    ({"data.context": ["sentence", "paragraph"]}, "data.context must be sentence or document, got 'paragraph'"),
     ({"training.learning_rate": []}, "an empty list"),
     ({"learning_rate": [1e-4]}, "not a recipe key"),
 ])
