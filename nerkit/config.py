@@ -118,7 +118,8 @@ class DataConfig:
                            "its confident entities of the old types (where the gold is O) become labels.", "none")
     rehearsal_threshold: float | None = _help("data.rehearsal: pseudo-label: the least score of an entity that "
                                               "becomes a label, every type; default: the starting model's thresholds "
-                                              "tuned on its dev set (nerkit evaluate --tune-thresholds), else 0.9.", None)
+                                              "tuned on its dev set (nerkit evaluate --tune-thresholds), else 0.5 on calibrated scores, "
+                                              "0.9 on raw ones.", None)
     max_length: int = _help("Longest input in sub-tokens, special tokens included; longer sentences become windows.", 256)
     stride: int | None = _help("Sub-tokens shared by neighbouring windows of a long sentence (default: a quarter "
                                "of the window, at most 32).", None)

@@ -10,7 +10,8 @@ The score is the one `nerkit predict` shows (calibrated when the model has a cal
 `data.rehearsal_threshold` for every type when it is set; otherwise the starting model's own thresholds,
 tuned on its dev set (`nerkit evaluate START dev.txt --tune-thresholds`: per type, the best F1 of the
 entities kept, which is what a pseudo-label should balance: a wrong one teaches a false entity, a missed
-one teaches O); a model without tuned thresholds: DEFAULT_THRESHOLD.
+one teaches O); a model without tuned thresholds: 0.5 on calibrated scores (the entity is more likely
+right than wrong), 0.9 on raw ones (a mean word probability, over-confident as a probability).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .thresholds import describe
 
 logger = logging.getLogger("nerkit")
 REHEARSALS = ("none", "pseudo-label")
-DEFAULT_THRESHOLD = 0.9  # a starting model without tuned thresholds
+DEFAULT_THRESHOLD = {"calibrated": 0.5, "raw": 0.9}  # a starting model without tuned thresholds
 
 
 class RehearsalError(RecipeError):
@@ -70,7 +71,9 @@ def thresholds_for(tagger, kinds: list[str], threshold: float | None) -> tuple[d
         return {kind: threshold for kind in kinds}, "data.rehearsal_threshold"
     tuned = tagger.metadata.thresholds
     if tuned is None:
-        return {kind: DEFAULT_THRESHOLD for kind in kinds}, "the default (the starting model has no tuned thresholds)"
+        scores = "calibrated" if tagger.calibrator is not None else "raw"
+        return ({kind: DEFAULT_THRESHOLD[scores] for kind in kinds},
+                f"the default for {scores} scores (the starting model has no tuned thresholds)")
     values = {kind: tuned.per_type.get(kind, 0.0) for kind in kinds}
     return values, f"the starting model's thresholds ({tuned.objective}, tuned on {tuned.tuned_on or 'its dev set'})"
 

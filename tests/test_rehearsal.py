@@ -83,9 +83,9 @@ def test_rehearsal_uses_the_starting_models_tuned_thresholds_unless_one_is_set(t
     from nerkit.rehearsal import DEFAULT_THRESHOLD
 
     run = shutil.copytree(trained_run, tmp_path / "run")
-    untuned = rehearse(str(run), [sentence(["B-PER", "O"])])
-    assert untuned["thresholds"] == {kind: DEFAULT_THRESHOLD for kind in ("LOC", "MISC", "ORG")}
-    assert "no tuned thresholds" in untuned["threshold_source"]
+    untuned = rehearse(str(run), [sentence(["B-PER", "O"])])  # trained with a calibrator, never tuned
+    assert untuned["thresholds"] == {kind: DEFAULT_THRESHOLD["calibrated"] for kind in ("LOC", "MISC", "ORG")}
+    assert untuned["threshold_source"] == "the default for calibrated scores (the starting model has no tuned thresholds)"
     evaluate(str(run), str(SAMPLE / "validation.conll"), tune_thresholds=True, resamples=0)
     tuned = RunMetadata.from_file(run / "nerkit.json").thresholds
     record = rehearse(str(run), [sentence(["B-PER", "O"])])
