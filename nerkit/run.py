@@ -98,6 +98,19 @@ def data_file(folder: str | Path, split: str) -> tuple[str | None, list[str]]:
     return next((p for p in tried if Path(p).is_file()), None), tried
 
 
+def checkpoint_to_resume(output_dir: str | Path, resume: Any) -> Any:
+    """What Trainer.train resumes from: `resume` as given, or None when it asks for this folder's last
+    checkpoint and there is none yet (a run killed before its first checkpoint: nothing to resume, so it
+    starts from the beginning, as the log says)."""
+    if not _resumes_here(Path(output_dir), resume) or not (resume is True or str(resume).lower() == "true"):
+        return resume
+    if any(p.name.startswith("checkpoint-") and p.is_dir() for p in Path(output_dir).iterdir()):
+        return True
+    logger.warning("%s has no checkpoint yet (its run stopped before the first one): nothing to resume, so this "
+                   "run starts from the beginning", output_dir)
+    return None
+
+
 def abandon(output_dir: str | Path, remove_folder: bool = False) -> None:
     """A run that stopped before its first checkpoint has nothing to resume: what it wrote goes (and the
     folder, when the run made it), so the same command starts again. A folder with checkpoints is kept."""

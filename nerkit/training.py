@@ -26,7 +26,7 @@ from .rehearsal import check as check_rehearsal, rehearse
 from .modeling import build_model, check_model, load_tokenizer, parameter_counts, wrap_lora
 from .aliases import hub_name, local_path
 from .metadata import RunMetadata
-from .run import abandon, begin, finish
+from .run import abandon, begin, checkpoint_to_resume, finish
 from .writing import write_json
 
 logger = logging.getLogger("nerkit")
@@ -222,7 +222,8 @@ def train_and_save(recipe: Recipe, args, corpus, plan, encoder: Encoder, callbac
         processing_class=tokenizer, compute_metrics=metrics_fn,
         preprocess_logits_for_metrics=log_probabilities, callbacks=callbacks, crf=crf,
     )
-    train_output = trainer.train(resume_from_checkpoint=recipe.training.get("resume_from_checkpoint"))
+    train_output = trainer.train(resume_from_checkpoint=checkpoint_to_resume(args.output_dir,
+                                                                             recipe.training.get("resume_from_checkpoint")))
 
     decoded: dict[str, list] = {}
     results = evaluate_splits(trainer, recipe, features, datasets, labels, crf, decoded)

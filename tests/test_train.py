@@ -222,6 +222,18 @@ def test_train_failing_before_its_first_checkpoint_removes_what_it_wrote(tiny_mo
     assert list((tmp_path / "empty").iterdir()) == []
 
 
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_beginning(tiny_model, tmp_path, caplog):
+    from nerkit.run import INCOMPLETE, begin
+
+    recipe = quick_recipe(tiny_model, tmp_path / "out")
+    begin(tmp_path / "out", recipe)  # what a process killed at once (SIGKILL, no cleanup) leaves: no checkpoint
+    assert (tmp_path / "out" / INCOMPLETE).is_file()
+    recipe["training"]["resume_from_checkpoint"] = True
+    run(recipe_from_dict(recipe))
+    assert "has no checkpoint yet" in caplog.text and "starts from the beginning" in caplog.text
+    assert (tmp_path / "out" / "nerkit.json").is_file() and not (tmp_path / "out" / INCOMPLETE).exists()
+
+
 def test_train_failing_after_a_checkpoint_keeps_the_folder_to_resume(tiny_model, tmp_path, monkeypatch):
     import importlib
 
