@@ -102,12 +102,11 @@ def checkpoint_to_resume(output_dir: str | Path, resume: Any) -> Any:
     """What Trainer.train resumes from: `resume` as given, or None when it asks for this folder's last
     checkpoint and there is none yet (a run killed before its first checkpoint: nothing to resume, so it
     starts from the beginning, as the log says)."""
-    if not _resumes_here(Path(output_dir), resume) or not (resume is True or str(resume).lower() == "true"):
+    if not asks_last_checkpoint(resume):
         return resume
     if any(p.name.startswith("checkpoint-") and p.is_dir() for p in Path(output_dir).iterdir()):
         return True
-    logger.warning("%s has no checkpoint yet (its run stopped before the first one): nothing to resume, so this "
-                   "run starts from the beginning", output_dir)
+    logger.warning("%s has no checkpoint yet: nothing to resume, so this run starts from the beginning", output_dir)
     return None
 
 
@@ -137,8 +136,13 @@ def check_complete(folder: str | Path, name: str | None = None) -> None:
                        f"see {INCOMPLETE}); resume it with training.resume_from_checkpoint=true or train again")
 
 
+def asks_last_checkpoint(resume: Any) -> bool:
+    """`training.resume_from_checkpoint` true (not a checkpoint path): the output folder's last checkpoint."""
+    return resume is True or (isinstance(resume, str) and resume.lower() == "true")
+
+
 def _resumes_here(out: Path, resume: Any) -> bool:
-    if resume is True or (isinstance(resume, str) and resume.lower() == "true"):
+    if asks_last_checkpoint(resume):
         return True
     if not resume:
         return False

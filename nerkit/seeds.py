@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from .config import Recipe, RecipeError
 from .errors import RunError
-from .run import INCOMPLETE, RUN_MARKS
+from .run import INCOMPLETE, RUN_MARKS, asks_last_checkpoint
 from .summary import seed_folder, write_summary
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def train_seeds(recipe: Recipe, seeds: Sequence[int], overwrite: bool = False) -
 
     parent = Path(recipe.output_dir or "")
     check_seeds(recipe, seeds)
-    resume = str(recipe.training.get("resume_from_checkpoint", "")).lower() == "true"
+    resume = asks_last_checkpoint(recipe.training.get("resume_from_checkpoint"))
     for seed in seeds:
         folder = seed_folder(parent, seed)
         if resume and finished(folder):
